@@ -1,0 +1,76 @@
+"""The typed graph: what a spec resolves to before MindSpore is touched.
+
+Nodes are kept in topological order. Every node knows its op, its validated arguments, the
+names of the values it reads, its output shape (NCHW, static), its parameter and MAC counts,
+and where in the YAML it came from, so later layers can point at the spec when they fail.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from archspec.errors import Location
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class Node:
+    name: str  # stable hierarchical name ("c3.0.conv2"); parameter names derive from it
+    op: str  # key in the op registry
+    args: Any  # the op's validated pydantic argument model
+    inputs: list[str]  # names of producer nodes or graph inputs, in argument order
+    in_shapes: list[Shape]
+    shape: Shape  # output shape
+    params: int = 0
+    macs: int = 0
+    loc: Location | None = None
+    path: str = ""  # spec path of the entry that made this node, e.g. "graph[12]"
+    scope: tuple[str, ...] = ()  # enclosing block instances, outermost first (for clustering)
+    block: str = ""  # name of the block definition this node was expanded from, if any
+
+    @property
+    def kind(self) -> str:
+        """Display kind: a conv with BN and/or activation is shown as one fused unit."""
+        from archspec.ops import registry
+
+        return registry.get(self.op).kind(self)
+
+    def with_(self, **changes) -> "Node":
+        return replace(self, **changes)
+
+
+@dataclass
+class Graph:
+    name: str
+    inputs: dict[str, Shape]
+    nodes: list[Node]
+    outputs: list[str]
+    params: dict[str, Any] = field(default_factory=dict)  # resolved spec params
+    source: str = ""  # path of the top-level spec file
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def shape_of(self, name: str) -> Shape:
+        if name in self.inputs:
+            return self.inputs[name]
+        return self.node(name).shape
+
+    def consumers(self) -> dict[str, list[str]]:
+        users: dict[str, list[str]] = {}
+        for n in self.nodes:
+            for i in n.inputs:
+                users.setdefault(i, []).append(n.name)
+        return users
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.params for n in self.nodes)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(n.macs for n in self.nodes)

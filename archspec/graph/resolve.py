@@ -1,0 +1,479 @@
+"""Resolve a loaded Spec into a typed Graph: expand blocks and repeats, follow references,
+evaluate `${...}` arguments, check them against each op's argument model, infer shapes and
+count parameters and MACs. Every mistake is a SpecError at the YAML position it comes from."""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
+from archspec.graph.ir import Graph, Node, Shape
+from archspec.ops import registry
+from archspec.ops.registry import ShapeError
+from archspec.spec import expr
+from archspec.spec.loader import BlockSpec, Spec
+from archspec.spec.params import evaluate_params
+from archspec.spec.schema import NODE_KEYS
+from archspec.spec.yamlsrc import SList, SMap
+
+MAX_NODES = 20_000  # bound on the expanded graph (repeats of repeats can multiply)
+MAX_BLOCK_DEPTH = 32
+
+
+class _Failed(Exception):
+    """A node could not be resolved; its error is already recorded. Dependents are skipped."""
+
+
+@dataclass
+class _Arg:
+    value: Any
+    loc: Location | None
+    path: str
+
+
+@dataclass
+class _Scope:
+    prefix: str  # name prefix for nodes made here ("c3.0.")
+    values: dict[str, Any]  # params visible to expressions
+    defaults: Mapping[str, SMap]
+    inputs: dict[str, str | None]  # input name -> value name (None: failed upstream)
+    path: str  # spec path of the graph list being expanded ("graph", "blocks.bottleneck.graph")
+    instance: str = ""  # block instance name, shown in messages
+    scope: tuple[str, ...] = ()
+    block: str = ""
+    depth: int = 0
+    spec_values: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(spec: Spec, input_shapes: Mapping[str, Shape] | None = None) -> Graph:
+    r = _Resolver(spec)
+    return r.run(dict(input_shapes or {}))
+
+
+class _Resolver:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.sink = ErrorSink()
+        self.nodes: list[Node] = []
+        self.shapes: dict[str, Shape] = {}
+        self.names: set[str] = set()
+
+    # -- top level ---------------------------------------------------------------------------
+    def run(self, input_shapes: dict[str, Shape]) -> Graph:
+        spec = self.spec
+        if not spec.graph:
+            loc = spec.graph.loc if isinstance(spec.graph, SList) else Location(spec.file)
+            raise SpecError("the graph is empty", loc, "graph",
+                            "a spec needs a 'graph:' list of nodes (a file with only blocks is a library for imports:)")
+        inputs = self.inputs(input_shapes)
+        self.sink.raise_if_any()
+        self.shapes.update(inputs)
+        top = _Scope(prefix="", values=dict(spec.values), defaults=spec.defaults,
+                     inputs={n: n for n in inputs}, path="graph", spec_values=dict(spec.values))
+        ids = self.expand(spec.graph, top)
+        outputs = self.outputs(ids)
+        self.sink.raise_if_any()
+        return Graph(name=spec.name, inputs=inputs, nodes=self.nodes, outputs=outputs,
+                     params=dict(spec.values), source=spec.file)
+
+    def inputs(self, overrides: dict[str, Shape]) -> dict[str, Shape]:
+        spec = self.spec
+        if not spec.inputs:
+            self.sink.add(SpecError("the spec has no 'input:'", Location(spec.file, 1, 1), "input",
+                                    "declare the input tensor, e.g. input: {image: [1, 3, 513, 513]}"))
+            return {}
+        out: dict[str, Shape] = {}
+        for name, (raw, loc) in spec.inputs.items():
+            path = f"input.{name}"
+            try:
+                dims = [expr.render(d, spec.values) for d in raw]
+            except expr.ExprError as e:
+                self.sink.add(SpecError(e.message, loc, path, e.hint))
+                continue
+            if not dims or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
+                self.sink.add(SpecError(f"input '{name}' must be a list of positive integers (NCHW), got {dims}",
+                                        loc, path))
+                continue
+            out[name] = tuple(dims)
+        for name, shape in overrides.items():
+            if name not in out and name not in spec.inputs:
+                self.sink.add(SpecError(f"unknown input '{name}'", Location("--input-shape"), "input",
+                                        did_you_mean(name, spec.inputs)))
+                continue
+            if any(not isinstance(d, int) or d < 1 for d in shape):
+                self.sink.add(SpecError(f"input shape must be positive integers, got {list(shape)}",
+                                        Location("--input-shape"), f"input.{name}"))
+                continue
+            out[name] = tuple(int(d) for d in shape)
+        return out
+
+    def outputs(self, ids: dict[str, str | None]) -> list[str]:
+        spec = self.spec
+        if spec.outputs is None:
+            last = list(ids.values())[-1] if ids else None
+            return [last] if last else []
+        out = []
+        for i, name in enumerate(spec.outputs):
+            loc = spec.outputs.item_loc(i)
+            if name not in ids:
+                self.sink.add(SpecError(f"output '{name}' names no node", loc, f"outputs[{i}]",
+                                        did_you_mean(name, ids)))
+            elif ids[name] is not None:
+                out.append(ids[name])
+        return out
+
+    # -- one graph list (the spec's or a block's) ------------------------------------------------
+    def expand(self, entries: SList, sc: _Scope) -> dict[str, str | None]:
+        """Expand entries into nodes. Returns entry id -> the value name it produces (None: failed)."""
+        ids: list[str] = []
+        explicit: dict[str, int] = {}
+        for i, e in enumerate(entries):
+            eid = e.get("id")
+            if eid is not None:
+                if eid in explicit:
+                    first = entries.item_loc(explicit[eid])
+                    self.sink.add(SpecError(f"duplicate id '{eid}' (first used at line {first.line})",
+                                            e.value_loc("id"), f"{sc.path}[{i}].id", "ids must be unique in a graph"))
+                elif eid in sc.inputs:
+                    self.sink.add(SpecError(f"id '{eid}' is already the name of an input", e.value_loc("id"),
+                                            f"{sc.path}[{i}].id", "rename the node"))
+                explicit.setdefault(eid, i)
+        for i, e in enumerate(entries):
+            eid = e.get("id")
+            if eid is None:
+                base = str(e.get("op") or e.get("block"))
+                eid, n = f"{base}{i}", 0
+                while eid in explicit or eid in sc.inputs or eid in ids:
+                    n += 1
+                    eid = f"{base}{i}_{n}"
+            ids.append(eid)
+
+        deps: list[list[int]] = []
+        refs: list[list[tuple[str, Location, str]]] = []
+        index = {eid: i for i, eid in enumerate(ids) if entries[i].get("id") is not None}
+        for i, e in enumerate(entries):
+            names = self.entry_refs(e, i, sc, ids)
+            refs.append(names)
+            d = []
+            for name, loc, where in names:
+                if name in index:
+                    d.append(index[name])
+                elif name not in sc.inputs:
+                    known = list(index) + list(sc.inputs)
+                    hint = did_you_mean(name, known)
+                    if name in ids:
+                        hint = f"'{name}' is an automatic name; give that node an 'id:' to refer to it"
+                    self.sink.add(SpecError(f"'{name}' names no node or input", loc, where, hint))
+            deps.append(d)
+        order = self.toposort(entries, ids, deps, sc)
+        values: dict[str, str | None] = dict(sc.inputs)
+        values.update({eid: None for eid in ids})
+        for i in order:
+            values[ids[i]] = self.entry(entries[i], i, ids[i], refs[i], values, sc)
+        for i in sorted(set(range(len(entries))) - set(order)):  # in or behind a cycle
+            self.static_check(entries[i], sc, f"{sc.path}[{i}]")
+        return {eid: values[eid] for eid in ids}
+
+    def entry_refs(self, e: SMap, i: int, sc: _Scope, ids: list[str]) -> list[tuple[str, Location, str]]:
+        where = f"{sc.path}[{i}]"
+        raw_in = e.get("in")
+        if raw_in is None:
+            if i > 0:
+                names = [(ids[i - 1], e.loc, where)]
+            elif len(sc.inputs) == 1:
+                names = [(next(iter(sc.inputs)), e.loc, where)]
+            else:
+                self.sink.add(SpecError(f"the first node must say which input it reads ('in:'): there are "
+                                        f"{len(sc.inputs)} inputs", e.loc, where, "inputs: " + ", ".join(sc.inputs)))
+                names = []
+        elif isinstance(raw_in, str):
+            names = [(raw_in, e.value_loc("in"), f"{where}.in")]
+        else:
+            names = [(n, raw_in.item_loc(j), f"{where}.in[{j}]") for j, n in enumerate(raw_in)]
+        op = e.get("op")
+        if op in registry.names():
+            for key in registry.get(op).ref_args:
+                if isinstance(e.get(key), str) and not expr.is_expr(e[key]):
+                    names.append((e[key], e.value_loc(key), f"{where}.{key}"))
+        return names
+
+    def toposort(self, entries: SList, ids: list[str], deps: list[list[int]], sc: _Scope) -> list[int]:
+        n = len(entries)
+        indeg = [0] * n
+        users: list[list[int]] = [[] for _ in range(n)]
+        for i, d in enumerate(deps):
+            for j in set(d):
+                indeg[i] += 1
+                users[j].append(i)
+        ready = [i for i in range(n) if indeg[i] == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            i = heapq.heappop(ready)
+            order.append(i)
+            for u in users[i]:
+                indeg[u] -= 1
+                if indeg[u] == 0:
+                    heapq.heappush(ready, u)
+        if len(order) == n:
+            return order
+        stuck = {i for i in range(n) if indeg[i] > 0}
+        cycle = _find_cycle(stuck, deps)
+        first = min(cycle)
+        names = " -> ".join(ids[i] for i in cycle + [cycle[0]])
+        self.sink.add(SpecError(f"the graph has a cycle: {names}", entries.item_loc(first), f"{sc.path}[{first}]",
+                                "a node cannot depend on its own output; check the 'in:' of these nodes "
+                                "(a node without 'in:' reads the entry above it)"))
+        return order  # the nodes outside the cycle (and not behind it) are still checked
+
+    # -- one entry ---------------------------------------------------------------------------
+    def entry(self, e: SMap, i: int, eid: str, refs, values: dict, sc: _Scope) -> str | None:
+        where = f"{sc.path}[{i}]"
+        shown = f"{where} (id: {e['id']})" if e.get("id") else where
+        in_names = [values.get(name) for name, _, _ in refs if name in values]
+        if len(in_names) != len(refs) or any(v is None for v in in_names):
+            self.static_check(e, sc, shown)  # an upstream error was reported; check what needs no input
+            return None
+        data_refs = self.data_ref_count(e, refs)
+        inputs = in_names[:data_refs]
+        extra = {key: in_names[data_refs + k] for k, key in enumerate(self.ref_keys(e))}
+        try:
+            scope_vals = {**sc.values, "in_channels": self.channels(inputs)}
+            if "when" in e and e["when"] is not None:
+                when = self.value(e["when"], scope_vals, e.value_loc("when"), f"{shown}.when")
+                if not isinstance(when, bool):
+                    raise SpecError(f"'when' must be true or false, got {when!r}", e.value_loc("when"), f"{shown}.when")
+                if not when:
+                    return self.passthrough(inputs, e, shown)
+            reps = None
+            if e.get("repeat") is not None:
+                reps = self.value(e["repeat"], scope_vals, e.value_loc("repeat"), f"{shown}.repeat")
+                if not isinstance(reps, int) or isinstance(reps, bool) or reps < 0:
+                    raise SpecError(f"'repeat' must be a whole number >= 0, got {reps!r}", e.value_loc("repeat"),
+                                    f"{shown}.repeat")
+                if reps == 0:
+                    return self.passthrough(inputs, e, shown)
+            name = sc.prefix + eid
+            if reps is None:
+                return self.instance(e, name, inputs, extra, sc, shown, first=False)
+            out = inputs
+            for r in range(reps):
+                out = [self.instance(e, f"{name}.{r}", out, extra, sc, shown, first=(r == 0))]
+            return out[0]
+        except SpecError as err:
+            self.sink.add(err)
+        except _Failed:
+            pass
+        return None
+
+    def static_check(self, e: SMap, sc: _Scope, shown: str) -> None:
+        """Report the mistakes of an entry that can be seen without its inputs' shapes."""
+        op, block = e.get("op"), e.get("block")
+        if block is not None:
+            if block not in self.spec.blocks:
+                self.sink.add(SpecError(f"unknown block '{block}'", e.value_loc("block"), f"{shown}.block",
+                                        did_you_mean(block, self.spec.blocks)))
+            return
+        if op not in registry.names():
+            self.sink.add(SpecError(f"unknown op '{op}'", e.value_loc("op"), f"{shown}.op",
+                                    did_you_mean(op, registry.names()) or "run 'archspec ops' to list them"))
+            return
+        args = self.collect_args(e, sc, shown, first=False)
+        plain = {k: a.value for k, a in args.items() if not expr.is_expr(a.value)}
+        try:
+            registry.get(op).args.model_validate(plain)
+        except ValidationError as err:
+            self.arg_errors(err, op, args, plain, e, sc, shown, keep=lambda sub: sub["type"] != "missing" and sub["loc"])
+
+    def ref_keys(self, e: SMap) -> list[str]:
+        op = e.get("op")
+        if op not in registry.names():
+            return []
+        return [k for k in registry.get(op).ref_args if isinstance(e.get(k), str) and not expr.is_expr(e[k])]
+
+    def data_ref_count(self, e: SMap, refs) -> int:
+        return len(refs) - len(self.ref_keys(e))
+
+    def passthrough(self, inputs: list[str], e: SMap, shown: str) -> str:
+        if len(inputs) != 1:
+            raise SpecError(f"a skipped entry (when: false or repeat: 0) passes its input through, so it needs "
+                            f"exactly one input; it has {len(inputs)}", e.loc, shown)
+        return inputs[0]
+
+    def channels(self, inputs: list[str]) -> int | None:
+        if not inputs:
+            return None
+        shape = self.shapes.get(inputs[0])
+        return shape[1] if shape and len(shape) > 1 else None
+
+    def value(self, raw: Any, scope: Mapping[str, Any], loc: Location | None, path: str) -> Any:
+        try:
+            return expr.render(raw, scope)
+        except expr.ExprError as err:
+            raise SpecError(err.message, loc, path, err.hint) from None
+
+    def instance(self, e: SMap, name: str, inputs: list[str], extra: dict[str, str], sc: _Scope, shown: str,
+                 first: bool) -> str:
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(f"the graph expands to more than {MAX_NODES} nodes", e.loc, shown,
+                            "check repeat counts and nested blocks")
+        args = self.collect_args(e, sc, shown, first)
+        if e.get("op") is not None:
+            return self.op_node(e, e["op"], name, inputs, extra, args, sc, shown)
+        return self.block_node(e, e["block"], name, inputs, args, sc, shown)
+
+    def collect_args(self, e: SMap, sc: _Scope, shown: str, first: bool) -> dict[str, _Arg]:
+        """Arguments of an entry: op defaults of the scope, then the entry's own, then `first:`."""
+        args: dict[str, _Arg] = {}
+        op = e.get("op")
+        if op is not None and op in sc.defaults:
+            d = sc.defaults[op]
+            for k, v in d.items():
+                args[k] = _Arg(v, d.value_loc(k), f"defaults.{op}.{k}")
+        for k, v in e.items():
+            if k not in NODE_KEYS:
+                args[k] = _Arg(v, e.value_loc(k), f"{shown}.{k}")
+        if first and isinstance(e.get("first"), SMap):
+            f = e["first"]
+            for k, v in f.items():
+                args[k] = _Arg(v, f.value_loc(k), f"{shown}.first.{k}")
+        return args
+
+    def op_node(self, e: SMap, op: str, name: str, inputs: list[str], extra: dict[str, str],
+                args: dict[str, _Arg], sc: _Scope, shown: str) -> str:
+        if op not in registry.names():
+            raise SpecError(f"unknown op '{op}'", e.value_loc("op"), f"{shown}.op",
+                            did_you_mean(op, registry.names()) or "run 'archspec ops' to list them")
+        opdef = registry.get(op)
+        in_shapes = [self.shapes[n] for n in inputs]
+        lo, hi = opdef.min_inputs, opdef.max_inputs
+        if len(inputs) < lo or (hi is not None and len(inputs) > hi):
+            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+            raise SpecError(f"op '{op}' takes {want} input(s), got {len(inputs)}", e.value_loc("in") if "in" in e else e.loc,
+                            f"{shown}.in", "list the inputs with in: [a, b]" if lo > 1 else "")
+        scope = {**sc.values, "in_channels": in_shapes[0][1] if in_shapes and len(in_shapes[0]) > 1 else None}
+        values: dict[str, Any] = {}
+        for k, a in args.items():
+            values[k] = self.value(a.value, scope, a.loc, a.path)
+        try:
+            model = opdef.args.model_validate(values)
+        except ValidationError as err:
+            self.arg_errors(err, op, args, values, e, sc, shown)
+            raise _Failed() from None
+        try:
+            for key, ref in extra.items():
+                ref_shape = self.shapes[ref]
+                model = model.model_copy(update={"size": tuple(ref_shape[2:4])})
+            model = opdef.complete(model, in_shapes)
+            shape = tuple(opdef.infer(model, in_shapes))
+            params, macs = opdef.cost(model, in_shapes, shape)
+        except ShapeError as err:
+            a = args.get(err.arg) if err.arg else None
+            message = err.message.format(**{f"in{j}": n for j, n in enumerate(inputs)})
+            hint = err.hint.format(**{f"in{j}": n for j, n in enumerate(inputs)})
+            raise SpecError(message, a.loc if a else e.loc, (a.path if a else shown) + self.where(sc), hint) from None
+        if name in self.names:
+            raise SpecError(f"two nodes are both named '{name}'", e.loc, shown, "rename one of them")
+        self.names.add(name)
+        node = Node(name=name, op=op, args=model, inputs=list(inputs),
+                    in_shapes=in_shapes, shape=shape, params=int(params), macs=int(macs),
+                    loc=e.loc, path=shown, scope=sc.scope, block=sc.block)
+        self.nodes.append(node)
+        self.shapes[name] = shape
+        return name
+
+    def arg_errors(self, err: ValidationError, op: str, args: dict[str, _Arg], values: dict, e: SMap, sc: _Scope,
+                   shown: str, keep=lambda sub: True) -> None:
+        """Position each pydantic error of an op's arguments at the YAML value (or key) at fault."""
+        opdef = registry.get(op)
+        for sub in err.errors(include_url=False):
+            if not keep(sub):
+                continue
+            key = sub["loc"][0] if sub["loc"] else None
+            a = args.get(key) if isinstance(key, str) else None
+            if sub["type"] == "extra_forbidden":
+                loc = e.key_loc(key) if key in e else (a.loc if a else e.loc)
+                fields = list(opdef.args.model_fields)
+                self.sink.add(SpecError(f"op '{op}' has no argument '{key}'", loc, a.path if a else shown,
+                                        did_you_mean(key, fields) or "arguments: " + ", ".join(fields)))
+                continue
+            msg = sub["msg"].removeprefix("Value error, ")
+            if msg.startswith("Input should"):
+                msg = f"'{key}' should" + msg[len("Input should"):]
+            if sub["type"] == "missing":
+                msg = f"op '{op}' needs argument '{key}'"
+            got = f" (got {values.get(key)!r})" if a is not None else ""
+            self.sink.add(SpecError(msg + got, a.loc if a else e.loc, (a.path if a else shown) + self.where(sc)))
+
+    def where(self, sc: _Scope) -> str:
+        return f" (in {sc.instance})" if sc.instance else ""
+
+    def block_node(self, e: SMap, block: str, name: str, inputs: list[str], args: dict[str, _Arg],
+                   sc: _Scope, shown: str) -> str:
+        spec = self.spec
+        b: BlockSpec | None = spec.blocks.get(block)
+        if b is None:
+            raise SpecError(f"unknown block '{block}'", e.value_loc("block"), f"{shown}.block",
+                            did_you_mean(block, spec.blocks) or "define it under 'blocks:' or import a library")
+        if sc.depth >= MAX_BLOCK_DEPTH:
+            raise SpecError(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (a block that uses itself?)",
+                            e.value_loc("block"), shown)
+        if len(inputs) != len(b.inputs):
+            raise SpecError(f"block '{block}' takes {len(b.inputs)} input(s) ({', '.join(b.inputs)}), got {len(inputs)}",
+                            e.value_loc("in") if "in" in e else e.loc, f"{shown}.in")
+        caller_scope = {**sc.values, "in_channels": self.channels(inputs)}
+        overrides = {k: self.value(a.value, caller_scope, a.loc, a.path) for k, a in args.items()}
+        sink = ErrorSink()
+        values = evaluate_params(b.params, overrides, sink, e.loc, base_scope={"in_channels": self.channels(inputs)},
+                                 override_locs={k: a.loc for k, a in args.items()}, what=f"param of block '{block}'")
+        if sink:
+            for err in sink.errors:
+                err.path = shown + self.where(sc)
+                self.sink.add(err)
+            raise _Failed()
+        library = b.defaults is not None
+        base_defaults = b.defaults if library else spec.defaults
+        defaults = {op: _merge(base_defaults.get(op), b.own_defaults.get(op)) for op in
+                    set(base_defaults) | set(b.own_defaults)}
+        visible = dict(values) if library else {**sc.spec_values, **values}
+        inner = _Scope(prefix=name + ".", values=visible, defaults=defaults,
+                       inputs=dict(zip(b.inputs, inputs)), path=f"{b.path}.graph", instance=name,
+                       scope=sc.scope + (name,), block=block, depth=sc.depth + 1, spec_values=sc.spec_values)
+        ids = self.expand(b.graph, inner)
+        out_id = b.output or list(ids)[-1]
+        if out_id not in ids:
+            raise SpecError(f"block '{block}' output '{out_id}' names no node of the block", b.loc, f"{b.path}.output",
+                            did_you_mean(out_id, ids))
+        if ids[out_id] is None:
+            raise _Failed()
+        return ids[out_id]
+
+
+def _merge(a: SMap | None, b: SMap | None) -> SMap:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    out = SMap({**a, **b})
+    out.loc = b.loc
+    out.key_locs = {**a.key_locs, **b.key_locs}
+    out.value_locs = {**a.value_locs, **b.value_locs}
+    return out
+
+
+def _find_cycle(stuck: set[int], deps: list[list[int]]) -> list[int]:
+    """One cycle among the nodes Kahn's algorithm could not order, in dependency order."""
+    start = min(stuck)
+    path, seen = [start], {start: 0}
+    node = start
+    while True:
+        nxt = min(j for j in deps[node] if j in stuck)
+        if nxt in seen:
+            cyc = path[seen[nxt]:]
+            return list(reversed(cyc))
+        seen[nxt] = len(path)
+        path.append(nxt)
+        node = nxt

@@ -1,0 +1,74 @@
+"""Shape arithmetic and argument types shared by the ops.
+
+Cost convention (every op's `cost`): (trainable parameters, MACs). MACs count multiply-adds of
+convolutions and dense layers only (one MAC = one multiply plus one add; "FLOPs" = 2 * MACs, the
+convention of the VainF DeepLabV3+ table and the DeepLab paper's "multiply-adds"). BatchNorm,
+activations, pooling, resizing and element-wise add/mul count 0 MACs. Parameters count what
+PyTorch's `sum(p.numel() for p in m.parameters())` counts: weights, biases, BN gamma and beta;
+BN running statistics are buffers and are not counted.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import BeforeValidator, Field
+
+from archspec.ops.registry import ShapeError
+
+
+def _reject_bool(v):
+    # YAML reads yes/no/on/off/true/false as booleans and pydantic would take True for 1.
+    if isinstance(v, bool):
+        raise ValueError("expected a number, got a boolean")
+    return v
+
+
+PosInt = Annotated[int, BeforeValidator(_reject_bool), Field(gt=0)]
+NonNegInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=0)]
+IntPair = Union[PosInt, tuple[PosInt, PosInt]]  # 3 or [3, 5] (height, width)
+NonNegPair = Union[NonNegInt, tuple[NonNegInt, NonNegInt]]
+
+
+def pair(v: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def fmt(shape) -> str:
+    """A shape as users see it in messages: [1, 256, 33, 33]."""
+    return str([int(d) for d in shape])
+
+
+def need_4d(shape: tuple[int, ...], op: str) -> None:
+    if len(shape) != 4:
+        raise ShapeError(
+            f"op '{op}' needs a 4-D NCHW input, got shape {fmt(shape)}",
+            hint="flatten/dense produce 2-D tensors; put spatial ops before them",
+        )
+
+
+def window_out(size: int, k: int, stride: int, pad: int, dilation: int = 1, ceil: bool = False) -> int:
+    """Output length of a sliding window, as PyTorch computes it."""
+    span = size + 2 * pad - dilation * (k - 1) - 1
+    if span < 0:
+        return 0  # the (padded) input is smaller than one window
+    if ceil:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + pad:  # last window must start inside the input or left pad
+            out -= 1
+        return out
+    return span // stride + 1
+
+
+def spatial_out(shape, k, stride, pad, dilation=(1, 1), op="conv", ceil=False) -> tuple[int, int]:
+    h, w = shape[2], shape[3]
+    oh = window_out(h, k[0], stride[0], pad[0], dilation[0], ceil)
+    ow = window_out(w, k[1], stride[1], pad[1], dilation[1], ceil)
+    if oh < 1 or ow < 1:
+        raise ShapeError(
+            f"op '{op}' shrinks the {h}x{w} input below 1 pixel (kernel {k[0]}x{k[1]}, "
+            f"stride {stride[0]}x{stride[1]}, padding {pad[0]}x{pad[1]}, dilation {dilation[0]}x{dilation[1]})",
+            hint="use a larger input (--input-shape), a smaller kernel or stride, or more padding",
+        )
+    return oh, ow

@@ -1,0 +1,117 @@
+"""The op registry: one entry per op holds its argument model, shape rule, cost rule and lowering.
+
+Adding an op means writing one module in `archspec/ops/` that calls `register(...)`.
+Nothing here imports MindSpore: each op's `lower` function imports it when it is called, so
+validation and graph resolution stay fast.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from archspec.graph.ir import Node, Shape
+
+ACTIVATIONS = ("relu", "relu6", "leakyrelu", "hswish", "hsigmoid", "sigmoid", "tanh", "gelu", "silu")
+Activation = Optional[Literal["relu", "relu6", "leakyrelu", "hswish", "hsigmoid", "sigmoid", "tanh", "gelu", "silu"]]
+
+
+class OpArgs(BaseModel):
+    """Base of every op's argument model: unknown arguments are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShapeError(Exception):
+    """A shape or channel mistake found while inferring a node; resolve positions it.
+
+    `arg` names the argument at fault (its YAML value is pointed at); None points at the node.
+
+    Naming inputs: an op's `infer` only sees shapes, not which nodes produced them. Messages and
+    hints name an input by its position with the placeholders `{in0}`, `{in1}`, ... (0-based,
+    in `in` order), e.g. "got {in0} [1, 2048, 33, 33] and {in4} [1, 256, 1, 1]". The resolver
+    calls `err.named(node.inputs)` to replace them by the producers' names. The replacement is
+    plain text substitution (not str.format), so other braces in a message need no escaping.
+    """
+
+    def __init__(self, message: str, hint: str = "", arg: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.arg = arg
+
+    def named(self, input_names: list[str]) -> "ShapeError":
+        """A copy with the `{inK}` placeholders replaced by the names of the node's inputs."""
+
+        def sub(text: str) -> str:
+            for i, name in enumerate(input_names):
+                text = text.replace("{in%d}" % i, str(name))
+            return text
+
+        return ShapeError(sub(self.message), sub(self.hint), self.arg)
+
+
+def _no_completion(args: OpArgs, in_shapes: list["Shape"]) -> OpArgs:
+    return args
+
+
+def _plain_kind(node: "Node") -> str:
+    return node.op
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    args: type[OpArgs]
+    infer: Callable[[Any, list["Shape"]], "Shape"]  # -> output shape; raises ShapeError
+    cost: Callable[[Any, list["Shape"], "Shape"], tuple[int, int]]  # -> (params, MACs)
+    lower: Callable[["Node"], Any]  # -> mindspore.nn.Cell taking the inputs positionally
+    min_inputs: int = 1
+    max_inputs: int | None = 1  # None: any number
+    doc: str = ""
+    # Fills arguments that depend on the input shape (depthwise groups, pool stride = k, ...)
+    # so that infer, cost and lower all see concrete values.
+    complete: Callable[[Any, list["Shape"]], Any] = _no_completion
+    # Arguments whose values name other nodes or inputs (e.g. upsample's size_of): resolve
+    # checks them like `in` references and orders the graph after them.
+    ref_args: tuple[str, ...] = ()
+    kind: Callable[["Node"], str] = _plain_kind
+    examples: list[dict] = field(default_factory=list)
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    if op.name in _REGISTRY:
+        raise ValueError(f"op {op.name!r} registered twice")
+    _REGISTRY[op.name] = op
+    return op
+
+
+def get(name: str) -> OpDef:
+    _load_builtin_ops()
+    return _REGISTRY[name]
+
+
+def names() -> list[str]:
+    _load_builtin_ops()
+    return sorted(_REGISTRY)
+
+
+def all_ops() -> dict[str, OpDef]:
+    _load_builtin_ops()
+    return dict(_REGISTRY)
+
+
+_loaded = False
+
+
+def _load_builtin_ops() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from archspec.ops import builtin  # noqa: F401  (registers every built-in op)

@@ -1,0 +1,365 @@
+"""Load a spec: read YAML with positions, check its structure, follow imports and extends,
+apply patches and param overrides. The result is a `Spec`, ready for the graph resolver."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
+from archspec.spec import expr
+from archspec.spec.params import ParamDef, evaluate_params, param_defs
+from archspec.spec.schema import BlockDef, SpecFile
+from archspec.spec.yamlsrc import SList, SMap, load_yaml, read_text, slist, smap
+
+
+@dataclass
+class BlockSpec:
+    name: str
+    params: dict[str, ParamDef]
+    inputs: list[str]
+    graph: SList  # of SMap entries
+    output: str | None
+    defaults: dict[str, SMap] | None  # None: the spec's own (merged) defaults apply
+    loc: Location
+    path: str  # "blocks.bottleneck"
+    doc: str = ""
+    own_defaults: dict[str, SMap] = field(default_factory=dict)
+
+
+@dataclass
+class Spec:
+    """A loaded spec: everything the resolver needs, with positions kept."""
+
+    name: str
+    description: str
+    file: str
+    params: dict[str, ParamDef]
+    values: dict[str, Any]  # final param values (after overrides)
+    inputs: dict[str, tuple[list, Location]]  # name -> (raw shape items, position)
+    defaults: dict[str, SMap]
+    blocks: dict[str, BlockSpec]
+    graph: SList
+    outputs: SList | None
+    files: list[str] = field(default_factory=list)  # every file read, top-level first
+    sha256: str = ""  # of the top-level file's bytes
+
+
+def load(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
+         allow_outside_imports: bool = False, override_source: str = "overrides") -> Spec:
+    """Load and check a spec file. Raises SpecError / SpecErrors for every user mistake found."""
+    loader = _Loader(allow_outside_imports)
+    sink = ErrorSink()
+    top = Path(path)
+    shown = str(path)
+    spec = loader.load_spec(top, shown, sink, chain=())
+    sink.raise_if_any()
+    assert spec is not None
+    override_loc = Location(override_source)
+    spec.values = evaluate_params(spec.params, dict(overrides or {}), sink, override_loc)
+    sink.raise_if_any()
+    spec.files = list(loader.files)
+    spec.sha256 = hashlib.sha256(top.read_bytes()).hexdigest()
+    return spec
+
+
+class _Loader:
+    def __init__(self, allow_outside: bool) -> None:
+        self.allow_outside = allow_outside
+        self.files: list[str] = []
+        self._libs: dict[Path, dict[str, BlockSpec]] = {}
+
+    # -- files -------------------------------------------------------------------------------
+    def read(self, path: Path, shown: str, sink: ErrorSink) -> tuple[SMap, SpecFile | None] | None:
+        text = read_text(path, shown)
+        self.files.append(shown)
+        raw = load_yaml(text, shown)
+        if not isinstance(raw, SMap):
+            kind = "a list" if isinstance(raw, list) else f"a single value ({type(raw).__name__})"
+            raise SpecError(f"a spec must be a YAML mapping of keys, got {kind}", getattr(raw, "loc", Location(shown, 1, 1)),
+                            hint="start with 'archspec: 1' and 'name: ...' on their own lines")
+        try:
+            return raw, SpecFile.model_validate(raw)
+        except ValidationError as e:
+            for err in pydantic_errors(e, raw, SpecFile):
+                sink.add(err)
+            return raw, None
+
+    def resolve_path(self, base: Path, target: str, loc: Location, path: str) -> tuple[Path, str]:
+        p = Path(target)
+        resolved = (base.parent / p).resolve() if not p.is_absolute() else p.resolve()
+        if not self.allow_outside:
+            root = base.parent.resolve()
+            if p.is_absolute() or not resolved.is_relative_to(root):
+                raise SpecError(f"'{target}' is outside the folder of {base.name}", loc, path,
+                                "move the file under the spec's folder, or pass --allow-outside-imports")
+        if not resolved.exists():
+            raise SpecError(f"file not found: '{target}' (looked for {resolved})", loc, path,
+                            "paths are relative to the file that names them")
+        shown = str(Path(base.parent, p)) if not p.is_absolute() else str(p)
+        return resolved, shown
+
+    # -- specs -------------------------------------------------------------------------------
+    def load_spec(self, path: Path, shown: str, sink: ErrorSink, chain: tuple[Path, ...]) -> Spec | None:
+        got = self.read(path, shown, sink)
+        raw, model = got
+        if model is None:
+            return None
+        me = path.resolve()
+        blocks = self.import_blocks(raw, me, path, sink, chain=(me,))
+        parent: Spec | None = None
+        if raw.get("extends") is not None:
+            loc, where = raw.value_loc("extends"), "extends"
+            try:
+                ppath, pshown = self.resolve_path(path, raw["extends"], loc, where)
+                if ppath in chain or ppath == me:
+                    names = " -> ".join(c.name for c in (*chain, me, ppath))
+                    raise SpecError(f"extends cycle: {names}", loc, where, "a spec cannot extend itself, directly or not")
+                parent = self.load_spec(ppath, pshown, sink, chain + (me,))
+            except SpecError as e:
+                sink.add(e)
+            if parent is None:
+                return None
+        own_blocks = self.block_specs(raw, None)
+        for name, b in own_blocks.items():
+            if name in blocks:
+                sink.add(SpecError(f"block '{name}' is defined here and also imported from another file",
+                                   raw["blocks"].key_loc(name), f"blocks.{name}", "rename one of them"))
+        blocks.update(own_blocks)
+        if parent is None:
+            return self.fresh_spec(raw, shown, blocks, sink)
+        return self.extend(parent, raw, shown, blocks, sink)
+
+    def fresh_spec(self, raw: SMap, shown: str, blocks: dict[str, BlockSpec], sink: ErrorSink) -> Spec:
+        if "patch" in raw and raw["patch"]:
+            sink.add(SpecError("'patch' needs 'extends': there is no parent spec to patch", raw.key_loc("patch"), "patch"))
+        return Spec(
+            name=raw["name"], description=raw.get("description", ""), file=shown,
+            params=param_defs(raw.get("params") or smap(raw.loc), "params"), values={},
+            inputs=_inputs(raw), defaults=dict(raw.get("defaults") or {}), blocks=blocks,
+            graph=raw.get("graph") if raw.get("graph") is not None else slist(raw.loc),
+            outputs=raw.get("outputs"),
+        )
+
+    def extend(self, parent: Spec, raw: SMap, shown: str, blocks: dict[str, BlockSpec], sink: ErrorSink) -> Spec:
+        params = dict(parent.params)
+        for name, p in param_defs(raw.get("params") or smap(raw.loc), "params").items():
+            if name in params and p.type is not None and params[name].type not in (None, p.type) \
+                    and not (params[name].type == "float" and p.type == "int"):
+                sink.add(SpecError(f"param '{name}' is {params[name].type} in the parent spec; got {p.type}",
+                                   p.loc, p.path))
+                continue
+            if name in params and not isinstance(raw["params"][name], dict):
+                old = params[name]  # a new default for an inherited param keeps its declaration
+                p = ParamDef(name, old.type, p.default, old.choices, old.min, old.max, old.doc, p.loc, p.path)
+            params[name] = p
+        defaults = {op: smap(v.loc, dict(v)) for op, v in parent.defaults.items()}
+        for op, v in (raw.get("defaults") or {}).items():
+            merged = defaults.get(op, smap(v.loc))
+            for k in v:
+                merged[k] = v[k]
+                merged.key_locs[k], merged.value_locs[k] = v.key_loc(k), v.value_loc(k)
+            defaults[op] = merged
+        all_blocks = dict(parent.blocks)
+        all_blocks.update(blocks)
+        graph = raw["graph"] if raw.get("graph") is not None else parent.graph
+        graph = self.apply_patch(graph, raw, sink)
+        inputs = dict(parent.inputs)
+        inputs.update(_inputs(raw))
+        return Spec(
+            name=raw["name"], description=raw.get("description", parent.description), file=shown,
+            params=params, values={}, inputs=inputs, defaults=defaults, blocks=all_blocks, graph=graph,
+            outputs=raw["outputs"] if raw.get("outputs") is not None else parent.outputs,
+        )
+
+    def apply_patch(self, graph: SList, raw: SMap, sink: ErrorSink) -> SList:
+        patch = raw.get("patch") or {}
+        if not patch:
+            return graph
+        by_id = {entry.get("id"): i for i, entry in enumerate(graph) if entry.get("id")}
+        out = slist(graph.loc, list(graph))
+        out.item_locs = list(graph.item_locs)
+        for node_id, changes in patch.items():
+            if node_id not in by_id:
+                sink.add(SpecError(f"patch names node '{node_id}', which the parent graph does not have",
+                                   patch.key_loc(node_id), f"patch.{node_id}", did_you_mean(node_id, by_id)))
+                continue
+            i = by_id[node_id]
+            entry = out[i]
+            new = smap(entry.loc, dict(entry))
+            new.key_locs, new.value_locs = dict(entry.key_locs), dict(entry.value_locs)
+            for k, v in changes.items():
+                if k in ("id", "op", "block"):
+                    sink.add(SpecError(f"patch cannot change '{k}'", changes.key_loc(k), f"patch.{node_id}.{k}",
+                                       "replace the whole graph in the child spec to change structure"))
+                    continue
+                if v is None:
+                    new.pop(k, None)
+                else:
+                    new[k] = v
+                    new.key_locs[k], new.value_locs[k] = changes.key_loc(k), changes.value_loc(k)
+            out[i] = new
+        return out
+
+    # -- blocks and imports --------------------------------------------------------------------
+    def block_specs(self, raw: SMap, defaults: dict | None) -> dict[str, BlockSpec]:
+        out = {}
+        blocks = raw.get("blocks") or {}
+        for name, b in blocks.items():
+            out[name] = BlockSpec(
+                name=name, params=param_defs(b.get("params") or smap(b.loc), f"blocks.{name}.params"),
+                inputs=list(b.get("inputs") or ["in"]), graph=b["graph"], output=b.get("output"),
+                defaults=defaults, loc=blocks.key_loc(name), path=f"blocks.{name}", doc=b.get("doc", ""),
+                own_defaults=dict(b.get("defaults") or {}),
+            )
+        return out
+
+    def import_blocks(self, raw: SMap, me: Path, path: Path, sink: ErrorSink, chain: tuple[Path, ...]) -> dict[str, BlockSpec]:
+        blocks: dict[str, BlockSpec] = {}
+        imports = raw.get("imports") or []
+        origin: dict[str, str] = {}
+        for i, target in enumerate(imports):
+            loc, where = imports.item_loc(i), f"imports[{i}]"
+            try:
+                ipath, ishown = self.resolve_path(path, target, loc, where)
+                if ipath in chain:
+                    names = " -> ".join(c.name for c in (*chain, ipath))
+                    raise SpecError(f"import cycle: {names}", loc, where, "a library cannot import itself, directly or not")
+                lib = self.load_library(ipath, ishown, sink, chain + (ipath,))
+            except SpecError as e:
+                sink.add(e)
+                continue
+            for name, b in lib.items():
+                if name in blocks and blocks[name] is not b:
+                    sink.add(SpecError(f"block '{name}' is defined in both {origin[name]} and {target}", loc, where,
+                                       "rename one of them"))
+                blocks[name] = b
+                origin.setdefault(name, target)
+        return blocks
+
+    def load_library(self, path: Path, shown: str, sink: ErrorSink, chain: tuple[Path, ...]) -> dict[str, BlockSpec]:
+        if path in self._libs:
+            return self._libs[path]
+        raw, model = self.read(path, shown, sink)
+        if model is None:
+            return {}
+        blocks = self.import_blocks(raw, path, path, sink, chain)
+        # A library's blocks keep that library's own defaults (lexical scope).
+        blocks.update(self.block_specs(raw, dict(raw.get("defaults") or {})))
+        self._libs[path] = blocks
+        return blocks
+
+
+def _inputs(raw: SMap) -> dict[str, tuple[list, Location]]:
+    inp = raw.get("input") or {}
+    return {name: (shape, inp.value_loc(name)) for name, shape in inp.items()}
+
+
+# -- pydantic errors -> positioned SpecErrors ---------------------------------------------------
+
+def locate(raw: Any, path: tuple, key_position: bool = False) -> Location | None:
+    """Walk a raw SMap/SList tree along a pydantic error path to the best known position."""
+    node, loc = raw, getattr(raw, "loc", None)
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, SMap) and part in node:
+            loc = node.key_loc(part) if (last and key_position) else node.value_loc(part)
+            node = node[part]
+        elif isinstance(node, SList) and isinstance(part, int) and 0 <= part < len(node):
+            loc = node.item_loc(part)
+            node = node[part]
+        else:
+            break
+    return loc
+
+
+def format_path(raw: Any, path: tuple) -> str:
+    """`graph[3].repeat (id: c3)`: the spec path of an error, with the node id when known."""
+    text, node, node_id = "", raw, None
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+        if isinstance(node, SMap) and part in node:
+            node = node[part]
+        elif isinstance(node, SList) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            if isinstance(node, SMap) and isinstance(node.get("id"), str):
+                node_id = node["id"]
+        else:
+            node = None
+    return f"{text} (id: {node_id})" if node_id else text
+
+
+_UNION_TAGS = {"str", "list[str]", "bool", "int", "float", "none", "StrictBool", "StrictInt", "StrictFloat",
+               "ParamDecl", "function-after[_typed(), ParamDecl]", "dict[str,any]"}
+
+
+def pydantic_errors(e: ValidationError, raw: Any, model: type) -> list[SpecError]:
+    out: list[SpecError] = []
+    seen: set[tuple] = set()
+    for err in e.errors(include_url=False):
+        # Drop union-member tags from the path: ("params", "w", "float") -> ("params", "w")
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in _UNION_TAGS or "[" in p or p.startswith("function-"))))
+        loc = tuple("in" if p == "in_" else p for p in loc)
+        kind = err["type"]
+        if loc in seen:
+            continue  # one message per place (unions report one error per member)
+        seen.add(loc)
+        where = format_path(raw, loc)
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            fields = _fields_at(model, loc[:-1])
+            out.append(SpecError(f"unknown key '{key}'", locate(raw, loc, key_position=True), where,
+                                 did_you_mean(key, fields) if fields else ""))
+            continue
+        out.append(SpecError(_message(err, loc), locate(raw, loc), where, _hint(err, loc)))
+    return out
+
+
+def _fields_at(model: type, path: tuple) -> list[str]:
+    """Field names (by alias) allowed at `path` inside `model`, for did-you-mean hints."""
+    from archspec.spec.schema import BlockDef, NodeDef, ParamDecl
+
+    if not path:
+        return [f.alias or n for n, f in model.model_fields.items()]
+    if path[0] == "blocks" and len(path) == 2:
+        return list(BlockDef.model_fields)
+    if path[0] == "blocks" and len(path) == 4 and path[2] == "graph":
+        return [f.alias or n for n, f in NodeDef.model_fields.items()]
+    if path[0] in ("params",) or (len(path) >= 3 and path[-2] == "params"):
+        return list(ParamDecl.model_fields)
+    if path[0] == "graph":
+        return [f.alias or n for n, f in NodeDef.model_fields.items()]
+    return []
+
+
+def _message(err: dict, loc: tuple) -> str:
+    kind, msg = err["type"], err["msg"]
+    if loc == ("archspec",):
+        if kind == "missing":
+            return "missing 'archspec: 1' (the format version)"
+        return f"version {err.get('input')!r} is not one this archspec reads (it reads 1)"
+    if kind == "missing":
+        return f"missing required key '{loc[-1]}'"
+    if len(loc) >= 2 and loc[-2] == "params" and kind in ("model_type", "dict_type"):
+        return ("a param is one value (number, string, true/false) or a mapping like "
+                "{default: 16, choices: [8, 16], doc: ...}")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _hint(err: dict, loc: tuple) -> str:
+    kind = err["type"]
+    if loc == ("archspec",):
+        return "put 'archspec: 1' at the top of the file"
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
+        return "ids are names like aspp_pool: letters, digits and _, not starting with a digit"
+    if kind == "too_short" and loc and loc[-1] == "graph":
+        return "add at least one node"
+    return ""

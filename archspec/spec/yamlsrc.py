@@ -1,0 +1,173 @@
+"""Load YAML as plain data that remembers where every key and value came from.
+
+Only YAML's core types are built (mappings, sequences, str, int, float, bool, null); any other
+tag (`!!python/object`, `!include`, ...) is refused, so a spec can never construct objects.
+File size, nesting depth and the number of nodes (alias bombs) are bounded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archspec.errors import Location, SpecError
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+_CORE_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
+}
+
+
+class SMap(dict):
+    """A mapping that knows the position of itself, of each key and of each value."""
+
+    loc: Location
+    key_locs: dict
+    value_locs: dict
+
+    def key_loc(self, key) -> Location:
+        return self.key_locs.get(key, self.loc)
+
+    def value_loc(self, key) -> Location:
+        return self.value_locs.get(key, self.loc)
+
+
+class SList(list):
+    """A sequence that knows the position of itself and of each item."""
+
+    loc: Location
+    item_locs: list
+
+    def item_loc(self, i: int) -> Location:
+        return self.item_locs[i] if 0 <= i < len(self.item_locs) else self.loc
+
+
+def smap(loc: Location, items: dict | None = None) -> SMap:
+    m = SMap(items or {})
+    m.loc, m.key_locs, m.value_locs = loc, {}, {}
+    for k in m:
+        m.key_locs[k] = m.value_locs[k] = loc
+    return m
+
+
+def slist(loc: Location, items: list | None = None) -> SList:
+    s = SList(items or [])
+    s.loc, s.item_locs = loc, [loc] * len(s)
+    return s
+
+
+def _loc(file: str, mark) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def read_text(path: Path, shown: str) -> str:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SpecError(f"file not found: {shown}", Location(shown),
+                        hint="check the path; imports and extends are relative to the file that names them") from None
+    except OSError as e:
+        raise SpecError(f"cannot read {shown}: {e.strerror}", Location(shown)) from None
+    if path.is_dir():
+        raise SpecError(f"{shown} is a folder, not a spec file", Location(shown))
+    if size > MAX_FILE_BYTES:
+        raise SpecError(f"spec file is {size} bytes; the limit is {MAX_FILE_BYTES}", Location(shown),
+                        hint="split it into a library (imports:) and a spec")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"not UTF-8 text (byte {e.start})", Location(shown)) from None
+    except OSError as e:
+        raise SpecError(f"cannot read {shown}: {e.strerror}", Location(shown)) from None
+
+
+def load_yaml(text: str, file: str) -> Any:
+    """Parse YAML text into SMap/SList/scalars; every problem is a positioned SpecError."""
+    _check_depth(text, file)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        loc = _loc(file, mark) if mark else Location(file)
+        raise SpecError(f"not valid YAML: {e.problem or e.context}", loc,
+                        hint="check indentation, colons and quotes around this position") from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"not valid YAML: {e}", Location(file)) from None
+    if node is None:
+        raise SpecError("the file is empty", Location(file, 1, 1),
+                        hint="a spec starts with 'archspec: 1' and 'name: ...'")
+    builder = _Builder(file)
+    return builder.build(node, 0)
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse deep nesting from the event stream (iterative), before the recursive composer runs."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", _loc(file, event.start_mark),
+                                    hint="a spec never needs this much nesting; use blocks instead")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # compose reports syntax errors with their positions
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")  # used only to turn core-tag scalars into values
+
+    def build(self, node, depth: int):
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError(f"the document expands to more than {MAX_NODES} values (YAML aliases?)",
+                            _loc(self.file, node.start_mark), hint="avoid anchors/aliases that multiply")
+        loc = _loc(self.file, node.start_mark)
+        if depth > MAX_DEPTH:
+            raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", loc)
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != "tag:yaml.org,2002:map":
+                self._bad_tag(node, loc)
+            self.constructor.flatten_mapping(node)  # YAML merge keys (<<)
+            out = smap(loc)
+            for key_node, value_node in node.value:
+                key = self.build(key_node, depth + 1)
+                key_loc = _loc(self.file, key_node.start_mark)
+                if isinstance(key, (dict, list)):
+                    raise SpecError("a mapping key must be a plain value", key_loc)
+                if key in out:
+                    first = out.key_locs[key]
+                    raise SpecError(f"duplicate key {key!r} (first defined at line {first.line})", key_loc,
+                                    hint="YAML keeps only one of them; remove or rename one")
+                out[key] = self.build(value_node, depth + 1)
+                out.key_locs[key] = key_loc
+                out.value_locs[key] = _loc(self.file, value_node.start_mark)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                self._bad_tag(node, loc)
+            out = slist(loc)
+            for item in node.value:
+                out.append(self.build(item, depth + 1))
+                out.item_locs.append(_loc(self.file, item.start_mark))
+            return out
+        if node.tag not in _CORE_TAGS:
+            self._bad_tag(node, loc)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as e:
+            raise SpecError(f"bad value {node.value!r}: {e}", loc) from None
+
+    def _bad_tag(self, node, loc):
+        raise SpecError(f"YAML tag {node.tag!r} is not allowed", loc,
+                        hint="a spec is plain data: use mappings, lists, numbers, strings, booleans and null")
