@@ -298,9 +298,10 @@ class _Resolver:
         return len(refs) - len(self.ref_keys(e))
 
     def passthrough(self, inputs: list[str], e: SMap, shown: str) -> str:
-        if len(inputs) != 1:
-            raise SpecError(f"a skipped entry (when: false or repeat: 0) passes its input through, so it needs "
-                            f"exactly one input; it has {len(inputs)}", e.loc, shown)
+        """A skipped entry (when: false, repeat: 0) passes its first input through."""
+        if not inputs:
+            raise SpecError("a skipped entry (when: false or repeat: 0) passes its first input through, "
+                            "but it has no input", e.loc, shown)
         return inputs[0]
 
     def channels(self, inputs: list[str]) -> int | None:

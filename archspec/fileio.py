@@ -1,0 +1,48 @@
+"""Writing output files safely: into a temporary file beside the target, then renamed into place,
+so a failure never leaves half a file, and existing files are kept unless the user forces."""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from archspec.errors import Location, SpecError
+
+
+def check_target(path: str | Path, force: bool = False, option: str = "--out") -> Path:
+    """Fail early, with a clear message, when `path` cannot be written."""
+    p = Path(path)
+    if p.is_dir():
+        raise SpecError(f"{p} is a folder; give a file name", Location(option), hint=f"e.g. {option} {p / 'model'}")
+    if p.exists() and not force:
+        raise SpecError(f"{p} already exists", Location(option), hint="pass --force to overwrite it")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise SpecError(f"folder {parent} does not exist", Location(option), hint=f"create it first: mkdir -p {parent}")
+    if not os.access(parent, os.W_OK):
+        raise SpecError(f"folder {parent} is not writable", Location(option), hint="choose another output path")
+    return p
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success it is renamed onto `path`."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=suffix or p.suffix, dir=p.parent if str(p.parent) else ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, p)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | Path, text: str, force: bool = False, option: str = "--out") -> Path:
+    p = check_target(path, force, option)
+    with atomic_path(p) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return p
