@@ -287,19 +287,20 @@ def _compile(text: str, scope: Mapping[str, object] | None = None) -> tuple[ast.
 
 
 def _check_size(tree: ast.Expression, src: str) -> None:
-    count = 0
+    count = deepest = 0
     stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, (ast.expr, ast.keyword)):
             count += 1
-            if count > MAX_NODES:
-                raise ExprError(f"expression is too big (more than {MAX_NODES} parts): '{_short(src)}'",
-                                hint="split it into several params")
-        if depth > MAX_DEPTH:
-            raise ExprError(f"expression is nested too deeply (more than {MAX_DEPTH} levels): '{_short(src)}'",
-                            hint="split it into several params")
+        deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    if count > MAX_NODES:
+        raise ExprError(f"expression is too big ({count} parts; the limit is {MAX_NODES}): '{_short(src)}'",
+                        hint="split it into several params")
+    if deepest > MAX_DEPTH:
+        raise ExprError(f"expression is nested too deeply ({deepest} levels; the limit is {MAX_DEPTH}): "
+                        f"'{_short(src)}'", hint="split it into several params")
 
 
 def _check_nodes(tree: ast.Expression) -> None:
@@ -461,7 +462,7 @@ class _Builtin:
                 raise ExprError(f"{self.name}() takes at least {self.required} arguments ({n} given)")
             return
         most = len(self.params)
-        if n > most or given > most:
+        if n > most:
             raise ExprError(f"{self.name}() takes {self._arity()} ({given} given)")
         seen = set(self.params[:n])
         for kw in call.keywords:
