@@ -1,24 +1,22 @@
 """conv: 2-D convolution with optional BatchNorm and activation, lowered as one nn.Conv2dBnAct."""
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional
 
-from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import PositiveFloat, model_validator
 
-from archspec.ops.common import need_4d, pair, spatial_out
+from archspec.ops.common import IntPair, NonNegPair, PosInt, need_4d, pair, spatial_out
 from archspec.ops.registry import Activation, OpArgs, OpDef, ShapeError, register
-
-IntPair = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]
 
 
 class ConvArgs(OpArgs):
-    out: Optional[PositiveInt] = None  # output channels; depthwise convs default to the input's
+    out: Optional[PosInt] = None  # output channels; depthwise convs default to the input's
     k: IntPair  # kernel size
     stride: IntPair = 1
     dilation: IntPair = 1
-    groups: PositiveInt = 1
+    groups: PosInt = 1
     depthwise: bool = False  # groups = out = input channels
-    padding: Optional[Union[NonNegativeInt, tuple[NonNegativeInt, NonNegativeInt]]] = None  # default: dilation*(k-1)//2 per side
+    padding: Optional[NonNegPair] = None  # default: dilation*(k-1)//2 per side
     bias: Optional[bool] = None  # default: no bias when bn is on, bias otherwise
     bn: bool = False
     act: Activation = None
@@ -74,30 +72,36 @@ def cost(a: ConvArgs, in_shapes, out_shape):
 
 
 def lower(node):
-    from mindspore import nn
-    from mindspore.common.initializer import HeUniform
-
     import math
+
+    from mindspore import nn
+    from mindspore.common.initializer import HeUniform, Uniform
+
+    from archspec.ops.cells import activation
 
     a = node.args
     k, s, d, p = pair(a.k), pair(a.stride), pair(a.dilation), pair(a.padding)
+    cin = node.in_shapes[0][1]
+    fan_in = (cin // a.groups) * k[0] * k[1]
     return nn.Conv2dBnAct(
-        in_channels=node.in_shapes[0][1],
+        in_channels=cin,
         out_channels=a.out,
         kernel_size=k,
         stride=s,
         pad_mode="pad",  # explicit symmetric padding, as PyTorch pads
-        padding=(p[0], p[0], p[1], p[1]),
+        padding=(p[0], p[0], p[1], p[1]),  # MindSpore order: top, bottom, left, right
         dilation=d,
         group=a.groups,
         has_bias=bool(a.bias),
-        weight_init=HeUniform(negative_slope=math.sqrt(5)),  # PyTorch's default conv init
-        bias_init="zeros",
+        # PyTorch's default conv init: weight kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)),
+        # bias U(+-1/sqrt(fan_in))
+        weight_init=HeUniform(negative_slope=math.sqrt(5)),
+        bias_init=Uniform(scale=1.0 / math.sqrt(fan_in)),
         has_bn=a.bn,
         momentum=1.0 - a.momentum,
         eps=a.eps,
-        activation=a.act,
-        alpha=a.alpha,
+        # a Cell, not the name: Conv2dBnAct's get_activation('gelu') is the tanh approximation
+        activation=activation(a.act, a.alpha),
     )
 
 

@@ -32,8 +32,9 @@ class ShapeError(Exception):
     Naming inputs: an op's `infer` only sees shapes, not which nodes produced them. Messages and
     hints name an input by its position with the placeholders `{in0}`, `{in1}`, ... (0-based,
     in `in` order), e.g. "got {in0} [1, 2048, 33, 33] and {in4} [1, 256, 1, 1]". The resolver
-    calls `err.named(node.inputs)` to replace them by the producers' names. The replacement is
-    plain text substitution (not str.format), so other braces in a message need no escaping.
+    replaces them by the producers' names: `err.named(node_inputs)` does that, and so does
+    `message.format(in0=..., in1=...)`. Keep messages free of any other braces so both agree
+    (shapes are written as lists, [1, 256, 33, 33]).
     """
 
     def __init__(self, message: str, hint: str = "", arg: str | None = None) -> None:

@@ -1,0 +1,265 @@
+"""MindSpore Cells that the built-in ops lower to, where no stock `mindspore.nn` Cell fits.
+
+This module imports MindSpore at import time: only the ops' `lower` functions import it, so
+`archspec.ops` itself stays MindSpore-free.
+
+Every Cell here takes the node's inputs as separate positional arguments and works in both
+PYNATIVE_MODE and GRAPH_MODE. Multi-input Cells use `construct(self, *xs)`: MindSpore 2.10's
+graph compiler unrolls the varargs for the fixed number of inputs at each call site (tested in
+tests/test_ops.py under GRAPH_MODE, and exported to MindIR and ONNX).
+
+Shapes are static (archspec infers them before lowering), so Cells may hold constants sized for
+their input, such as padding borders.
+
+ONNX export notes (MindSpore 2.10 CPU, `mindspore.export(..., file_format="ONNX")`):
+  - exportable: ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, SiLU, BatchNorm2d, Conv2d, Dense, Flatten,
+    Dropout, Identity, MaxPool/AvgPool ('valid'), ReduceMean, Concat, AddN, Mul,
+    ResizeNearestNeighbor (as ONNX Resize asymmetric/floor = PyTorch 'nearest'), MatMul.
+  - not exportable: HSwish/HSigmoid primitives (so hswish/hsigmoid are composed from ReLU6 here),
+    Erf (so exact GELU does not export), ResizeBilinearV2 (bilinear upsample; see Resize),
+    PadV3 (`ops.pad`), MaxPool3DWithArgmax (`nn.MaxPool2d(pad_mode='pad')`), AvgPool3D
+    (`nn.AvgPool2d(pad_mode='pad')`). ConstantPadND exports but has no CPU kernel in PyNative mode,
+    so padding for pools is done by concatenating constant borders (ConstPad2d).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from mindspore import Tensor, nn, ops
+
+
+# ----------------------------------------------------------------------------- activations
+class HSwish(nn.Cell):
+    """PyTorch's Hardswish, x * relu6(x + 3) / 6, from exportable primitives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relu6 = nn.ReLU6()
+
+    def construct(self, x):
+        return x * self.relu6(x + 3.0) / 6.0
+
+
+class HSigmoid(nn.Cell):
+    """PyTorch's Hardsigmoid, relu6(x + 3) / 6, from exportable primitives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relu6 = nn.ReLU6()
+
+    def construct(self, x):
+        return self.relu6(x + 3.0) / 6.0
+
+
+class GELU(nn.Cell):
+    """Exact (erf) GELU, PyTorch's default. Note: `nn.GELU()` and `nn.get_activation('gelu')`
+    default to the tanh approximation in MindSpore (max error ~5e-4). Erf does not export to ONNX."""
+
+    def construct(self, x):
+        return ops.gelu(x, approximate="none")
+
+
+def activation(fn: str | None, alpha: float = 0.01):
+    """The Cell for an activation name in registry.ACTIVATIONS (None -> None)."""
+    if fn is None:
+        return None
+    table = {
+        "relu": nn.ReLU,
+        "relu6": nn.ReLU6,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "silu": nn.SiLU,
+        "gelu": GELU,
+        "hswish": HSwish,
+        "hsigmoid": HSigmoid,
+    }
+    if fn == "leakyrelu":
+        return nn.LeakyReLU(float(alpha))
+    return table[fn]()
+
+
+# ----------------------------------------------------------------------------- padding, pooling
+def _border(shape, value) -> Tensor:
+    return Tensor(np.full(shape, value, dtype=np.float32))
+
+
+class ConstPad2d(nn.Cell):
+    """Pads H and W of a static-shape NCHW input with a constant (top, bottom, left, right).
+
+    Done by concatenating constant borders: works on CPU in PyNative and Graph mode and exports
+    to ONNX (as Concat), unlike `ops.pad` (PadV3) and ConstantPadND (see module notes).
+    """
+
+    def __init__(self, in_shape, pads, value: float) -> None:
+        super().__init__()
+        n, c, h, w = (int(d) for d in in_shape)
+        t, b, l, r = (int(p) for p in pads)
+        self.t, self.b, self.l, self.r = t, b, l, r
+        hh = h + t + b
+        self.top = _border((n, c, t, w), value) if t else None
+        self.bottom = _border((n, c, b, w), value) if b else None
+        self.left = _border((n, c, hh, l), value) if l else None
+        self.right = _border((n, c, hh, r), value) if r else None
+
+    def construct(self, x):
+        dt = x.dtype
+        if self.t > 0 and self.b > 0:
+            x = ops.concat((ops.cast(self.top, dt), x, ops.cast(self.bottom, dt)), 2)
+        elif self.t > 0:
+            x = ops.concat((ops.cast(self.top, dt), x), 2)
+        elif self.b > 0:
+            x = ops.concat((x, ops.cast(self.bottom, dt)), 2)
+        if self.l > 0 and self.r > 0:
+            x = ops.concat((ops.cast(self.left, dt), x, ops.cast(self.right, dt)), 3)
+        elif self.l > 0:
+            x = ops.concat((ops.cast(self.left, dt), x), 3)
+        elif self.r > 0:
+            x = ops.concat((x, ops.cast(self.right, dt)), 3)
+        return x
+
+
+def _tail_pad(size: int, k: int, s: int, p: int, out: int) -> int:
+    """Extra padding after the symmetric `p` so a 'valid' window gives `out` outputs (ceil_mode)."""
+    return max(0, (out - 1) * s + k - (size + 2 * p))
+
+
+class MaxPool2d(nn.Cell):
+    """PyTorch-exact max pooling: -inf padding (+ tail padding for ceil_mode), then 'valid' pooling.
+
+    `nn.MaxPool2d(pad_mode='pad', padding=p)` computes the same numbers but lowers to
+    MaxPool3DWithArgmax, which does not export to ONNX; this form exports (Concat + MaxPool).
+    """
+
+    def __init__(self, in_shape, k, s, p, out_hw) -> None:
+        super().__init__()
+        h, w = in_shape[2], in_shape[3]
+        eh = _tail_pad(h, k[0], s[0], p[0], out_hw[0])
+        ew = _tail_pad(w, k[1], s[1], p[1], out_hw[1])
+        pads = (p[0], p[0] + eh, p[1], p[1] + ew)
+        self.has_pad = any(pads)
+        self.pad = ConstPad2d(in_shape, pads, -math.inf) if self.has_pad else None
+        self.pool = nn.MaxPool2d(kernel_size=tuple(k), stride=tuple(s), pad_mode="valid")
+
+    def construct(self, x):
+        if self.has_pad:
+            x = self.pad(x)
+        return self.pool(x)
+
+
+def avgpool_divisors(size: int, k: int, s: int, p: int, out: int, count_include_pad: bool) -> np.ndarray:
+    """Per-output-position divisor of PyTorch's avg_pool2d along one axis (its CPU kernel's rule)."""
+    d = np.empty(out, dtype=np.float64)
+    for o in range(out):
+        start = o * s - p
+        end = min(start + k, size + p)
+        full = end - start
+        start, end = max(start, 0), min(end, size)
+        d[o] = full if count_include_pad else (end - start)
+    return d
+
+
+class AvgPool2d(nn.Cell):
+    """PyTorch-exact average pooling: zero padding, 'valid' pooling (divides by k*k), then a
+    constant per-position rescale where PyTorch divides by something else (count_include_pad=False
+    at borders, or ceil_mode windows that overhang the padding)."""
+
+    def __init__(self, in_shape, k, s, p, out_hw, count_include_pad: bool) -> None:
+        super().__init__()
+        h, w = in_shape[2], in_shape[3]
+        eh = _tail_pad(h, k[0], s[0], p[0], out_hw[0])
+        ew = _tail_pad(w, k[1], s[1], p[1], out_hw[1])
+        pads = (p[0], p[0] + eh, p[1], p[1] + ew)
+        self.has_pad = any(pads)
+        self.pad = ConstPad2d(in_shape, pads, 0.0) if self.has_pad else None
+        self.pool = nn.AvgPool2d(kernel_size=tuple(k), stride=tuple(s), pad_mode="valid")
+        dh = avgpool_divisors(h, k[0], s[0], p[0], out_hw[0], count_include_pad)
+        dw = avgpool_divisors(w, k[1], s[1], p[1], out_hw[1], count_include_pad)
+        rescale = (k[0] * k[1]) / np.outer(dh, dw)
+        self.has_rescale = not np.allclose(rescale, 1.0, rtol=0, atol=0)
+        self.rescale = Tensor(rescale[None, None].astype(np.float32)) if self.has_rescale else None
+
+    def construct(self, x):
+        if self.has_pad:
+            x = self.pad(x)
+        x = self.pool(x)
+        if self.has_rescale:
+            x = x * ops.cast(self.rescale, x.dtype)
+        return x
+
+
+class GlobalAvgPool(nn.Cell):
+    """Mean over H and W, keeping them: (N, C, H, W) -> (N, C, 1, 1). Exports as ReduceMean."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mean = ops.ReduceMean(keep_dims=True)
+
+    def construct(self, x):
+        return self.mean(x, (2, 3))
+
+
+# ----------------------------------------------------------------------------- resize
+class Resize(nn.Cell):
+    """Resize H, W to a static size, numerically equal to PyTorch's F.interpolate(size=...).
+
+    bilinear: `ops.ResizeBilinearV2(align_corners=a, half_pixel_centers=not a)` (what
+      `ops.interpolate(mode='bilinear')` uses). half_pixel_centers=True is PyTorch's
+      align_corners=False rule (src = (dst + 0.5) * in/out - 0.5, clamped at 0); align_corners=True
+      is src = dst * (in - 1)/(out - 1). Matches a NumPy port of PyTorch's formula to ~1e-6.
+      Does NOT export to ONNX in MindSpore 2.10 ("ResizeBilinearV2 operator ... is not support
+      for exporting onnx"); MindIR export works. `mint.nn.functional.interpolate` (UpsampleBilinear2D)
+      has no CPU kernel. An exportable exact alternative, verified to export: two MatMuls with
+      constant (out x in) interpolation matrices, y = Ry @ x @ Rx^T (costs out*in MACs per row).
+    nearest: `ops.ResizeNearestNeighbor(size)` = PyTorch 'nearest' (src = floor(dst * in/out));
+      exports to ONNX as Resize(coordinate_transformation_mode=asymmetric, nearest_mode=floor).
+      (`ops.interpolate(mode='nearest')` uses ResizeNearestNeighborV2, which does not export.)
+    """
+
+    def __init__(self, size, mode: str, align_corners: bool) -> None:
+        super().__init__()
+        self.size = (int(size[0]), int(size[1]))
+        self.bilinear = mode == "bilinear"
+        if self.bilinear:
+            self.resize = ops.ResizeBilinearV2(align_corners=bool(align_corners),
+                                               half_pixel_centers=not align_corners)
+        else:
+            self.resize = ops.ResizeNearestNeighbor(self.size, align_corners=False)
+
+    def construct(self, x):
+        if self.bilinear:
+            return self.resize(x, self.size)
+        return self.resize(x)
+
+
+# ----------------------------------------------------------------------------- merging
+class Concat(nn.Cell):
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = int(axis)
+
+    def construct(self, *xs):
+        return ops.concat(xs, self.axis)
+
+
+class Add(nn.Cell):
+    """Element-wise sum of equal-shape inputs (one AddN kernel)."""
+
+    def construct(self, *xs):
+        return ops.addn(xs)
+
+
+class Mul(nn.Cell):
+    """Element-wise product with broadcasting of size-1 dimensions (squeeze-excite gating)."""
+
+    def construct(self, *xs):
+        y = xs[0]
+        for t in xs[1:]:
+            y = y * t
+        return y
+
+
+__all__ = [
+    "Add", "AvgPool2d", "Concat", "ConstPad2d", "GELU", "GlobalAvgPool", "HSigmoid", "HSwish",
+    "MaxPool2d", "Mul", "Resize", "activation", "avgpool_divisors",
+]

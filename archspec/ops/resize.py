@@ -1,0 +1,85 @@
+"""upsample: resize H and W (bilinear or nearest) to a scale, a fixed size, or another node's size.
+
+Semantics are PyTorch's `F.interpolate` with an explicit output size:
+  - `scale` s: output = floor(in * s) per axis, then resized to that size. This equals PyTorch's
+    `scale_factor=s` whenever in * s is a whole number (x2, x4, ...); for fractional results
+    PyTorch (without recompute_scale_factor) maps coordinates with 1/s instead of in/out.
+  - `size` [h, w]: that size.
+  - `size_of` NAME: the height and width of node or graph input NAME. Resolve checks the name
+    (it is listed in `ref_args`) and fills `size` from NAME's shape before `complete`/`infer`
+    run, so `size`, when set, is the truth; `size_of` stays only for display.
+  - `align_corners` (bilinear only) as in PyTorch; False is PyTorch's and VainF's default.
+Lowering and its ONNX caveat (bilinear does not export in MindSpore 2.10): cells.Resize.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal, Optional, Union
+
+from pydantic import PositiveFloat, model_validator
+
+from archspec.ops.common import PosInt, fmt, need_4d
+from archspec.ops.registry import OpArgs, OpDef, ShapeError, register
+
+
+class UpsampleArgs(OpArgs):
+    mode: Literal["bilinear", "nearest"]
+    scale: Optional[Union[PositiveFloat, tuple[PositiveFloat, PositiveFloat]]] = None
+    size: Optional[tuple[PosInt, PosInt]] = None  # [height, width]
+    size_of: Optional[str] = None  # name of a node or graph input whose H, W to take
+    align_corners: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> "UpsampleArgs":
+        if self.scale is None and self.size is None and self.size_of is None:
+            raise ValueError("upsample needs one of 'scale', 'size' or 'size_of'")
+        if self.scale is not None and (self.size is not None or self.size_of is not None):
+            raise ValueError("give either 'scale' or a target size ('size' or 'size_of'), not both")
+        if self.align_corners and self.mode != "bilinear":
+            raise ValueError("align_corners applies to mode: bilinear only")
+        return self
+
+
+def _scales(a: UpsampleArgs) -> tuple[float, float]:
+    s = a.scale
+    return (float(s[0]), float(s[1])) if isinstance(s, (tuple, list)) else (float(s), float(s))
+
+
+def infer(a: UpsampleArgs, in_shapes):
+    x = in_shapes[0]
+    need_4d(x, "upsample")
+    if a.size is not None:
+        oh, ow = int(a.size[0]), int(a.size[1])
+    elif a.scale is not None:
+        sh, sw = _scales(a)
+        oh, ow = math.floor(x[2] * sh), math.floor(x[3] * sw)
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"op 'upsample' with scale {a.scale} shrinks the {x[2]}x{x[3]} input "
+                             f"of shape {fmt(x)} below 1 pixel", arg="scale",
+                             hint="use a larger scale, or 'size' / 'size_of' for an explicit size")
+    else:  # size_of that resolve has not turned into a size
+        raise ShapeError(f"op 'upsample': the size of '{a.size_of}' is unknown here", arg="size_of",
+                         hint="size_of must name a graph input or an earlier node")
+    return (x[0], x[1], oh, ow)
+
+
+def cost(a, in_shapes, out_shape):
+    return 0, 0  # no parameters; resizing counts 0 MACs
+
+
+def lower(node):
+    from archspec.ops.cells import Resize
+
+    a = node.args
+    return Resize(node.shape[2:], a.mode, a.align_corners)
+
+
+register(OpDef(
+    name="upsample", args=UpsampleArgs, infer=infer, cost=cost, lower=lower,
+    ref_args=("size_of",),
+    doc="resize height and width (bilinear | nearest) by 'scale', to 'size' [h, w], or to the size of "
+        "another node ('size_of'); PyTorch F.interpolate numerics",
+    examples=[{"op": "upsample", "mode": "bilinear", "size_of": "image"},
+              {"op": "upsample", "mode": "bilinear", "scale": 4, "align_corners": True},
+              {"op": "upsample", "mode": "nearest", "size": [64, 64]}],
+))
