@@ -359,17 +359,9 @@ def test_misc_rules():
 @pytest.fixture(scope="module")
 def ms():
     import mindspore
-    from mindspore import Tensor, ops
 
     mindspore.set_context(mode=mindspore.PYNATIVE_MODE)
     mindspore.set_seed(0)
-    # Environment quirk (MindSpore 2.10 wheel + NumPy 2.x): the first PyNative op call in a
-    # process that takes a tuple of ints (axis, size) fails once with "numpy.core.multiarray
-    # failed to import"; later calls work. Absorb that one failure here.
-    try:
-        ops.mean(Tensor(np.zeros((1, 1), np.float32)), (0, 1))
-    except Exception:  # noqa: BLE001
-        pass
     return mindspore
 
 

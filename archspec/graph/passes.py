@@ -60,3 +60,48 @@ def fuse_conv_bn_act(graph: Graph) -> Graph:
 def count_conv_bn_act(graph: Graph) -> int:
     """Number of conv nodes that carry a BatchNorm (each lowers to one nn.Conv2dBnAct with has_bn)."""
     return sum(1 for n in graph.nodes if n.op == "conv" and n.args.bn)
+
+
+def fold_bn(graph: Graph) -> Graph:
+    """The inference graph with every conv's BatchNorm folded into its weights and bias.
+
+    Structure only: each conv with `bn` becomes a conv with bias and no BN (the activation
+    stays). `fold_bn_weights` computes the matching weights. Folding at graph level keeps the
+    folded model a first-class graph: it is reported, drawn, lowered and exported like any other.
+    """
+    nodes = []
+    for n in graph.nodes:
+        if n.op == "conv" and n.args.bn:
+            args = n.args.model_copy(update={"bn": False, "bias": True})
+            params, macs = registry.get("conv").cost(args, n.in_shapes, n.shape)
+            n = n.with_(args=args, params=params, macs=macs)
+        nodes.append(n)
+    return Graph(name=graph.name, inputs=graph.inputs, nodes=nodes, outputs=graph.outputs,
+                 params=graph.params, source=graph.source)
+
+
+def fold_bn_weights(graph: Graph, weights: dict) -> dict:
+    """Fold BN statistics into conv weights (numpy arrays keyed by parameter name).
+
+    For y = BN(conv(x) + b): w' = w * g / sqrt(v + eps), b' = beta + (b - mean) * g / sqrt(v + eps).
+    Returns the parameters of `fold_bn(graph)`'s cell; other parameters are copied unchanged.
+    """
+    import numpy as np
+
+    out = dict(weights)
+    for n in graph.nodes:
+        if n.op != "conv" or not n.args.bn:
+            continue
+        p = n.name
+        gamma, beta = weights[f"{p}.batchnorm.gamma"], weights[f"{p}.batchnorm.beta"]
+        mean, var = weights[f"{p}.batchnorm.moving_mean"], weights[f"{p}.batchnorm.moving_variance"]
+        w = weights[f"{p}.conv.weight"].astype(np.float64)
+        b = weights.get(f"{p}.conv.bias")
+        scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + n.args.eps)
+        b = np.zeros_like(scale) if b is None else b.astype(np.float64)
+        dtype = weights[f"{p}.conv.weight"].dtype
+        out[f"{p}.conv.weight"] = (w * scale.reshape(-1, 1, 1, 1)).astype(dtype)
+        out[f"{p}.conv.bias"] = (beta + (b - mean) * scale).astype(dtype)
+        for k in ("gamma", "beta", "moving_mean", "moving_variance"):
+            del out[f"{p}.batchnorm.{k}"]
+    return out
