@@ -265,5 +265,13 @@ def main() -> None:
     app()
 
 
+# Commands that live in their own modules (archspec/commands/) register themselves on `app`.
+from archspec.commands import register_all  # noqa: E402
+
+register_all()
+
 if __name__ == "__main__":
-    main()
+    # Run the importable module's app: command modules registered themselves on that one.
+    import archspec.cli as _cli
+
+    _cli.main()
