@@ -151,7 +151,7 @@ def ref_act(fn, x, alpha=0.01):
 def test_all_builtin_ops_registered():
     assert set(names()) >= {"conv", "batchnorm", "act", "maxpool", "avgpool", "global_avgpool", "upsample",
                             "concat", "add", "mul", "dropout", "flatten", "dense", "identity"}
-    assert get("upsample").ref_args == ("size_of",)
+    assert get("upsample").ref_args == {"size_of": "size"}
     for op in ("concat", "add", "mul"):
         assert get(op).min_inputs == 2 and get(op).max_inputs is None
 

@@ -366,8 +366,8 @@ class _Resolver:
             raise _Failed() from None
         try:
             for key, ref in extra.items():
-                ref_shape = self.shapes[ref]
-                model = model.model_copy(update={"size": tuple(ref_shape[2:4])})
+                target = opdef.ref_args[key]
+                model = model.model_copy(update={target: tuple(self.shapes[ref][2:4])})
             model = opdef.complete(model, in_shapes)
             shape = tuple(opdef.infer(model, in_shapes))
             params, macs = opdef.cost(model, in_shapes, shape)

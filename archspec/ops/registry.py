@@ -75,9 +75,10 @@ class OpDef:
     # Fills arguments that depend on the input shape (depthwise groups, pool stride = k, ...)
     # so that infer, cost and lower all see concrete values.
     complete: Callable[[Any, list["Shape"]], Any] = _no_completion
-    # Arguments whose values name other nodes or inputs (e.g. upsample's size_of): resolve
-    # checks them like `in` references and orders the graph after them.
-    ref_args: tuple[str, ...] = ()
+    # Arguments whose values name other nodes or inputs, mapped to the argument that receives
+    # that node's (height, width): upsample's {"size_of": "size"}. Resolve checks the names
+    # like `in` references, orders the graph after them and fills the receiving argument.
+    ref_args: dict[str, str] = field(default_factory=dict)
     kind: Callable[["Node"], str] = _plain_kind
     examples: list[dict] = field(default_factory=list)
 

@@ -33,8 +33,8 @@ class UpsampleArgs(OpArgs):
     def _check(self) -> "UpsampleArgs":
         if self.scale is None and self.size is None and self.size_of is None:
             raise ValueError("upsample needs one of 'scale', 'size' or 'size_of'")
-        if self.scale is not None and (self.size is not None or self.size_of is not None):
-            raise ValueError("give either 'scale' or a target size ('size' or 'size_of'), not both")
+        if sum(v is not None for v in (self.scale, self.size, self.size_of)) > 1:
+            raise ValueError("give one of 'scale', 'size' or 'size_of', not several")
         if self.align_corners and self.mode != "bilinear":
             raise ValueError("align_corners applies to mode: bilinear only")
         return self
@@ -76,7 +76,7 @@ def lower(node):
 
 register(OpDef(
     name="upsample", args=UpsampleArgs, infer=infer, cost=cost, lower=lower,
-    ref_args=("size_of",),
+    ref_args={"size_of": "size"},
     doc="resize height and width (bilinear | nearest) by 'scale', to 'size' [h, w], or to the size of "
         "another node ('size_of'); PyTorch F.interpolate numerics",
     examples=[{"op": "upsample", "mode": "bilinear", "size_of": "image"},
