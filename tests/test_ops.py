@@ -228,11 +228,14 @@ def test_pydantic_rejects(op, args):
         get(op).args(**args)
 
 
-def test_upsample_size_with_size_of_is_allowed():
-    # resolve fills `size` from the referenced node and keeps size_of for display
-    a = get("upsample").args(mode="bilinear", size_of="image")
-    a = a.model_copy(update={"size": (513, 513)})
-    assert build("upsample", a.model_dump(), [(1, 21, 129, 129)])[1] == (1, 21, 513, 513)
+def test_upsample_size_filled_from_size_of():
+    # resolve fills `size` from the referenced node and keeps size_of for display;
+    # a user who writes both gets an error instead
+    op = get("upsample")
+    a = op.args(mode="bilinear", size_of="image").model_copy(update={"size": (513, 513)})
+    assert op.infer(op.complete(a, [(1, 21, 129, 129)]), [(1, 21, 129, 129)]) == (1, 21, 513, 513)
+    with pytest.raises(ValidationError, match="not several"):
+        op.args(mode="bilinear", size_of="image", size=(5, 5))
 
 
 # ----------------------------------------------------------------------------- shape and cost rules
