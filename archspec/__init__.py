@@ -26,8 +26,9 @@ def resolve(spec: Spec, input_shapes=None, *, fuse: bool = True):
     return graph
 
 
-def build(graph):
-    """Lower a Graph to a mindspore.nn.Cell (imports MindSpore)."""
+def build(graph, *, options=None):
+    """Lower a Graph to a mindspore.nn.Cell (imports MindSpore). `options`: lowering choices such
+    as {"upsample.bilinear": "matmul"} (see `archspec.lower.build_cell`)."""
     from archspec.lower import build_cell
 
-    return build_cell(graph)
+    return build_cell(graph, options=options)

@@ -29,6 +29,11 @@ _state = {"debug": False}
 SetOpt = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Override a spec param (repeatable).")
 ShapeOpt = typer.Option(None, "--input-shape", metavar="N,C,H,W", help="Override the input shape (NAME=N,C,H,W when the spec has several inputs).")
 OutsideOpt = typer.Option(False, "--allow-outside-imports", help="Allow imports/extends outside the spec's folder.")
+# The oneDNN ISA fix (archspec.runtime.isa); shared by the commands that run a model.
+NoIsaFixOpt = typer.Option(False, "--no-isa-fix", help="Keep oneDNN's own CPU ISA choice (by default archspec sets ONEDNN_MAX_CPU_ISA=AVX2 on AVX-512 CPUs, avoiding a slow reference convolution; same as ARCHSPEC_NO_ISA_FIX=1).")
+# Checkpoints (archspec.runtime.weights.load_weights); shared by the commands that run a model.
+WeightsOpt = typer.Option(None, "--weights", metavar="CKPT", help="Load a MindSpore checkpoint (.ckpt) by parameter name; strict unless --allow-partial.")
+AllowPartialOpt = typer.Option(False, "--allow-partial", help="With --weights: load the parameters that fit, keep the others as initialized and list them (e.g. for a new number of classes).")
 
 
 def _version(value: bool) -> None:
@@ -146,7 +151,10 @@ def validate(
     failed = False
     for path in specs:
         try:
-            _, graph = load_graph(path, set_, input_shape, allow_outside_imports)
+            loaded, graph = load_graph(path, set_, input_shape, allow_outside_imports)
+            from archspec.spec.inference import check_spec
+
+            check_spec(loaded, graph)  # preprocess: and labels: against the graph (for predict)
         except (SpecError, SpecErrors) as e:
             if _state["debug"]:
                 raise
@@ -169,15 +177,24 @@ def build(
     input_shape: Optional[List[str]] = ShapeOpt,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON report instead of tables."),
     allow_outside_imports: bool = OutsideOpt,
+    weights: Optional[Path] = WeightsOpt,
+    allow_partial: bool = AllowPartialOpt,
+    save_ckpt: Optional[Path] = typer.Option(None, "--save-ckpt", metavar="PATH", help="Write the network's weights (as initialized, or as loaded by --weights) to a MindSpore checkpoint (.ckpt)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --save-ckpt file."),
+    no_isa_fix: bool = NoIsaFixOpt,
 ) -> None:
     """Resolve a spec and build the MindSpore Cell; print every node's shape, params and MACs."""
     from archspec.report import graph_summary, human, node_table
 
+    if save_ckpt is not None:  # fail before the slow part
+        from archspec.fileio import check_target
+
+        check_target(save_ckpt, force, "--save-ckpt")
     timings: dict[str, float] = {}
     _, graph = load_graph(spec, set_, input_shape, allow_outside_imports, timings=timings)
     from archspec.runtime.isa import apply_isa_fix
 
-    isa = apply_isa_fix()
+    isa = apply_isa_fix(not no_isa_fix)
     t0 = time.perf_counter()
     import mindspore  # noqa: F401  (timed on its own: the import alone takes ~2 s)
     t1 = time.perf_counter()
@@ -186,12 +203,15 @@ def build(
     net = build_cell(graph)
     t2 = time.perf_counter()
     timings.update(import_mindspore=t1 - t0, lower=t2 - t1)
+    weight_lines = _build_weights(net, weights, allow_partial, save_ckpt, force, timings)
     cell_params = sum(int(p.size) for p in net.trainable_params())
     fused = count_fused(net)
     unfused = find_unfused_conv_bn(net)
     summary = graph_summary(graph)
     summary.update(cell_params=cell_params, conv2dbnact_cells=fused, unfused_conv_bn=unfused,
                    timings_s={k: round(v, 4) for k, v in timings.items()}, cpu_isa=isa)
+    if weight_lines:
+        summary.update(weights=weight_lines)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -202,7 +222,34 @@ def build(
     out.print(f"params: {graph.total_params:,} (cell: {cell_params:,})    MACs: {human(graph.total_macs)} "
               f"({human(2 * graph.total_macs, 'FLOPs')})", highlight=False)
     out.print(f"nn.Conv2dBnAct cells with BN: {fused}    conv+bn pairs outside one: {len(unfused)}", highlight=False)
+    for line in weight_lines:
+        out.print(_esc(line), highlight=False)
     out.print("time: " + "  ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()), highlight=False)
+
+
+def _build_weights(net, weights: Optional[Path], allow_partial: bool, save_ckpt: Optional[Path], force: bool,
+                   timings: dict) -> list[str]:
+    """`build --weights/--save-ckpt`: load, then save; one report line per item skipped or written."""
+    from archspec.runtime.weights import listing, load_weights, save_weights
+
+    if allow_partial and weights is None:
+        raise SpecError("--allow-partial needs --weights CKPT", Location("--allow-partial"))
+    lines = []
+    if weights is not None:
+        t0 = time.perf_counter()
+        report = load_weights(net, weights, allow_partial=allow_partial)
+        timings["load_weights"] = time.perf_counter() - t0
+        lines.append(report.summary())
+        for kind, items in (("missing", report.missing), ("shape differs", report.mismatched),
+                            ("not in the network", report.unexpected)):
+            if items:
+                lines.append("  " + listing(kind, items))
+    if save_ckpt is not None:
+        t0 = time.perf_counter()
+        save_weights(net, save_ckpt, force=force)
+        timings["save_ckpt"] = time.perf_counter() - t0
+        lines.append(f"wrote {save_ckpt} ({sum(1 for _ in net.get_parameters())} tensors)")
+    return lines
 
 
 @app.command()

@@ -72,13 +72,16 @@ __all__ = ["SpecNet", "build_cell", "run", "compile_cell", "count_fused", "find_
 # --------------------------------------------------------------------------- building
 
 
-def build_cell(graph: Graph) -> "SpecNet":
+def build_cell(graph: Graph, *, options: dict[str, str] | None = None) -> "SpecNet":
     """Lower `graph` to a `SpecNet` Cell (in inference mode, see the module docstring).
 
     The Cell takes the graph inputs positionally in `graph.inputs` order and returns the
     outputs in `graph.outputs` order: one tensor for one output, else a tuple.
+    `options` picks among the lowerings an op offers (`OpDef.lower_options`), e.g.
+    `{"upsample.bilinear": "matmul"}`; the net's `lower_options` records every op's choices.
     Raises `SpecError` (positioned at the node) when a node cannot be lowered.
     """
+    resolved = registry.lower_options(options)
     cells = []
     for node in graph.nodes:
         try:
@@ -87,7 +90,7 @@ def build_cell(graph: Graph) -> "SpecNet":
             raise SpecError(f"node '{node.name}': unknown op '{node.op}'", loc=node.loc, path=node.path,
                             hint=_did_you_mean(node.op)) from None
         try:
-            cell = op.lower(node)
+            cell = op.lower(node, **resolved[node.op]) if node.op in resolved else op.lower(node)
         except SpecError:
             raise
         except Exception as exc:  # MindSpore's own argument checks, a bug in an op's lowering
@@ -96,7 +99,9 @@ def build_cell(graph: Graph) -> "SpecNet":
         if not isinstance(cell, nn.Cell):
             raise TypeError(f"op '{node.op}': lower() returned {type(cell).__name__}, not an nn.Cell")
         cells.append(cell)
-    return SpecNet(graph, cells)
+    net = SpecNet(graph, cells)
+    net.lower_options = {f"{op}.{k}": v for op, opts in resolved.items() for k, v in opts.items()}
+    return net
 
 
 def _did_you_mean(name: str) -> str:
@@ -109,8 +114,9 @@ class SpecNet(nn.Cell):
     """A Cell built from an archspec Graph; see the module docstring for how it works.
 
     Attributes: `nodes` (CellList, topological order), `node_names`, `node_inputs` (static
-    tuples of value indices), `input_names`, `output_names`, `spec_graph` (the Graph), and
-    `construct_source` (the generated construct, for reading).
+    tuples of value indices), `input_names`, `output_names`, `spec_graph` (the Graph),
+    `construct_source` (the generated construct, for reading) and, when built by `build_cell`,
+    `lower_options` (every op's lowering choices, {"upsample.bilinear": "resize"}).
     """
 
     def __init__(self, graph: Graph, cells: list[nn.Cell]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import get_args
 
+from archspec.ops.common import activation_export_check
 from archspec.ops.registry import Activation, OpArgs, OpDef, register
 
 ActName = get_args(Activation)[0]  # the Literal of registry.ACTIVATIONS, without None
@@ -33,7 +34,7 @@ def lower(node):
 
 
 register(OpDef(
-    name="act", args=ActArgs, infer=infer, cost=cost, lower=lower,
+    name="act", args=ActArgs, infer=infer, cost=cost, lower=lower, export_check=activation_export_check("fn"),
     doc="element-wise activation: " + ", ".join(get_args(ActName)),
     examples=[{"op": "act", "fn": "relu"}, {"op": "act", "fn": "leakyrelu", "alpha": 0.2}],
 ))

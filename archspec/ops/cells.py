@@ -16,7 +16,7 @@ ONNX export notes (MindSpore 2.10 CPU, `mindspore.export(..., file_format="ONNX"
     Dropout, Identity, MaxPool/AvgPool ('valid'), ReduceMean, Concat, AddN, Mul,
     ResizeNearestNeighbor (as ONNX Resize asymmetric/floor = PyTorch 'nearest'), MatMul.
   - not exportable: HSwish/HSigmoid primitives (so hswish/hsigmoid are composed from ReLU6 here),
-    Erf (so exact GELU does not export), ResizeBilinearV2 (bilinear upsample; see Resize),
+    Erf (so exact GELU does not export), ResizeBilinearV2 (bilinear upsample; see Resize and BilinearMatMul),
     PadV3 (`ops.pad`), MaxPool3DWithArgmax (`nn.MaxPool2d(pad_mode='pad')`), AvgPool3D
     (`nn.AvgPool2d(pad_mode='pad')`). ConstantPadND exports but has no CPU kernel in PyNative mode,
     so padding for pools is done by concatenating constant borders (ConstPad2d).
@@ -209,8 +209,8 @@ class Resize(nn.Cell):
       is src = dst * (in - 1)/(out - 1). Matches a NumPy port of PyTorch's formula to ~1e-6.
       Does NOT export to ONNX in MindSpore 2.10 ("ResizeBilinearV2 operator ... is not support
       for exporting onnx"); MindIR export works. `mint.nn.functional.interpolate` (UpsampleBilinear2D)
-      has no CPU kernel. An exportable exact alternative, verified to export: two MatMuls with
-      constant (out x in) interpolation matrices, y = Ry @ x @ Rx^T (costs out*in MACs per row).
+      has no CPU kernel. The exportable alternative is `BilinearMatMul` (upsample's lowering
+      option `bilinear: matmul`, which `archspec export --format onnx` selects).
     nearest: `ops.ResizeNearestNeighbor(size)` = PyTorch 'nearest' (src = floor(dst * in/out));
       exports to ONNX as Resize(coordinate_transformation_mode=asymmetric, nearest_mode=floor).
       (`ops.interpolate(mode='nearest')` uses ResizeNearestNeighborV2, which does not export.)
@@ -230,6 +230,56 @@ class Resize(nn.Cell):
         if self.bilinear:
             return self.resize(x, self.size)
         return self.resize(x)
+
+
+def bilinear_matrix(n_in: int, n_out: int, align_corners: bool) -> np.ndarray:
+    """The (n_out, n_in) float32 matrix of PyTorch's 1-D linear interpolation weights.
+
+    Bit-identical to the weights PyTorch's CPU `upsample_bilinear2d` uses (compared for every
+    size pair up to 39 and DeepLab's 65/129/257/513/1025): the scale is a float32 in/out (or
+    (in-1)/(out-1)), the source coordinate `scale * (dst + 0.5) - 0.5` is rounded once (PyTorch's
+    compiled fused multiply-add; float64 holds the product exactly), clamped at 0, and the two
+    weights are `1 - l` and `l` in float32. Each row has at most two non-zero entries.
+    """
+    f32 = np.float32
+    dst = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        scale = f32(n_in - 1) / f32(n_out - 1) if n_out > 1 else f32(0)
+        src = (np.float64(scale) * dst).astype(f32)
+    else:
+        scale = f32(n_in) / f32(n_out)
+        src = np.maximum((np.float64(scale) * (dst + 0.5) - 0.5).astype(f32), f32(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    l1 = np.clip(src - i0.astype(f32), f32(0), f32(1)).astype(f32)
+    l0 = (f32(1) - l1).astype(f32)
+    m = np.zeros((n_out, n_in), f32)
+    rows = np.arange(n_out)
+    m[rows, i0] += l0
+    m[rows, np.minimum(i0 + 1, n_in - 1)] += l1  # a separate statement: i0 == i1 at the border adds up
+    return m
+
+
+class BilinearMatMul(nn.Cell):
+    """Bilinear resize as two MatMuls with constant interpolation matrices: y = Ry @ x @ Rx^T.
+
+    The `matmul` lowering of `upsample` (mode bilinear), chosen for ONNX export: it exports as
+    two ONNX MatMul nodes (opset 11), where ResizeBilinearV2 does not export at all. Its weights
+    are PyTorch's exactly (`bilinear_matrix`), so it matches PyTorch at least as closely as
+    `Resize` does (which uses MindSpore's own coordinate arithmetic; both within ~1e-5 of
+    F.interpolate on N(0, 1) inputs at 129 -> 513, this one within ~5e-7). It costs
+    C*(H*W*OW + OH*H*OW) MACs instead of ~4 per output value: slower than ResizeBilinearV2 on
+    MindSpore's CPU backend (measured in docs/DEPLOY.md), so it is not the default.
+    """
+
+    def __init__(self, in_hw, out_hw, align_corners: bool) -> None:
+        super().__init__()
+        self.ry = Tensor(bilinear_matrix(int(in_hw[0]), int(out_hw[0]), bool(align_corners)))
+        self.rxt = Tensor(np.ascontiguousarray(bilinear_matrix(int(in_hw[1]), int(out_hw[1]), bool(align_corners)).T))
+
+    def construct(self, x):
+        dt = x.dtype
+        x = ops.matmul(x, ops.cast(self.rxt, dt))  # (N, C, H, W) @ (W, OW): along the width
+        return ops.matmul(ops.cast(self.ry, dt), x)  # (OH, H) @ (N, C, H, OW): along the height
 
 
 # ----------------------------------------------------------------------------- merging
@@ -260,6 +310,6 @@ class Mul(nn.Cell):
 
 
 __all__ = [
-    "Add", "AvgPool2d", "Concat", "ConstPad2d", "GELU", "GlobalAvgPool", "HSigmoid", "HSwish",
-    "MaxPool2d", "Mul", "Resize", "activation", "avgpool_divisors",
+    "Add", "AvgPool2d", "BilinearMatMul", "Concat", "ConstPad2d", "GELU", "GlobalAvgPool", "HSigmoid", "HSwish",
+    "MaxPool2d", "Mul", "Resize", "activation", "avgpool_divisors", "bilinear_matrix",
 ]

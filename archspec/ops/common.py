@@ -72,3 +72,18 @@ def spatial_out(shape, k, stride, pad, dilation=(1, 1), op="conv", ceil=False) -
             hint="use a larger input (--input-shape), a smaller kernel or stride, or more padding",
         )
     return oh, ow
+
+
+# Activations whose lowering MindSpore 2.10 cannot export, per format (see ops/cells.py).
+UNEXPORTABLE_ACTIVATIONS = {"onnx": {"gelu": "exact GELU uses Erf, which MindSpore 2.10's ONNX exporter does not support"}}
+
+
+def activation_export_check(arg: str):
+    """An OpDef.export_check for ops whose activation is the argument `arg` (act: fn; conv, dense: act)."""
+
+    def check(node, fmt: str, options) -> str:
+        fn = getattr(node.args, arg, None)
+        reason = UNEXPORTABLE_ACTIVATIONS.get(fmt, {}).get(fn)
+        return f"activation '{fn}': {reason}" if reason else ""
+
+    return check

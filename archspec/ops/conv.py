@@ -5,7 +5,7 @@ from typing import Optional
 
 from pydantic import PositiveFloat, model_validator
 
-from archspec.ops.common import IntPair, NonNegPair, PosInt, need_4d, pair, spatial_out
+from archspec.ops.common import IntPair, NonNegPair, PosInt, activation_export_check, need_4d, pair, spatial_out
 from archspec.ops.registry import Activation, OpArgs, OpDef, ShapeError, register
 
 
@@ -113,6 +113,7 @@ def kind(node) -> str:
 
 register(OpDef(
     name="conv", args=ConvArgs, infer=infer, cost=cost, lower=lower, complete=complete, kind=kind,
+    export_check=activation_export_check("act"),
     doc="2-D convolution (+ BatchNorm + activation); lowered to one nn.Conv2dBnAct",
     examples=[{"op": "conv", "out": 64, "k": 3, "stride": 2, "bn": True, "act": "relu"}],
 ))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from archspec.ops.common import PosInt, fmt
+from archspec.ops.common import PosInt, activation_export_check, fmt
 from archspec.ops.registry import Activation, OpArgs, OpDef, ShapeError, register
 
 
@@ -111,6 +111,7 @@ register(OpDef(
 ))
 register(OpDef(
     name="dense", args=DenseArgs, infer=infer_dense, cost=cost_dense, lower=lower_dense, kind=kind_dense,
+    export_check=activation_export_check("act"),
     doc="fully connected layer on a 2-D (N, features) input (+ activation); lowered to nn.Dense",
     examples=[{"op": "dense", "out": 1000}],
 ))

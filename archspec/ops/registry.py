@@ -62,6 +62,10 @@ def _plain_kind(node: "Node") -> str:
     return node.op
 
 
+def _exports_everywhere(node: "Node", fmt: str, options: dict[str, str]) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class OpDef:
     name: str
@@ -81,6 +85,15 @@ class OpDef:
     ref_args: dict[str, str] = field(default_factory=dict)
     kind: Callable[["Node"], str] = _plain_kind
     examples: list[dict] = field(default_factory=list)
+    # Lowering choices that compute the same numbers in different ways, chosen when the graph is
+    # lowered (the graph and the spec stay the same): option -> allowed values, the first being
+    # the default. `build_cell(graph, options={"upsample.bilinear": "matmul"})` passes them to
+    # `lower(node, bilinear="matmul")`; ops without options get `lower(node)`.
+    lower_options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Why `node`, lowered with `options` (this op's, resolved), cannot be exported to `fmt`
+    # ("mindir", "onnx", "air"), or "" when it can. `archspec export` asks every node before
+    # writing anything, so an unexportable node is named with its spec position.
+    export_check: Callable[["Node", str, dict[str, str]], str] = _exports_everywhere
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -106,6 +119,33 @@ def names() -> list[str]:
 def all_ops() -> dict[str, OpDef]:
     _load_builtin_ops()
     return dict(_REGISTRY)
+
+
+def lower_options(options: dict[str, str] | None) -> dict[str, dict[str, str]]:
+    """Check `{"op.option": value}` lowering options; per op, every declared option resolved
+    (given or default). Raises SpecError for an unknown op, option or value."""
+    from archspec.errors import Location, SpecError, did_you_mean
+
+    given: dict[str, dict[str, str]] = {}
+    for key, value in (options or {}).items():
+        op_name, _, opt = str(key).partition(".")
+        if op_name not in names():
+            raise SpecError(f"lowering option '{key}': unknown op '{op_name}'", Location("lowering options"),
+                            hint=did_you_mean(op_name, names()))
+        declared = get(op_name).lower_options
+        if opt not in declared:
+            known = [f"{op_name}.{o}" for o in declared]
+            raise SpecError(f"unknown lowering option '{key}'", Location("lowering options"),
+                            hint=did_you_mean(key, known) if known else f"op '{op_name}' has no lowering options")
+        if value not in declared[opt]:
+            raise SpecError(f"lowering option '{key}' must be one of {', '.join(declared[opt])}, got {value!r}",
+                            Location("lowering options"))
+        given.setdefault(op_name, {})[opt] = value
+    resolved = {}
+    for name, op in all_ops().items():
+        if op.lower_options:
+            resolved[name] = {o: given.get(name, {}).get(o, choices[0]) for o, choices in op.lower_options.items()}
+    return resolved
 
 
 _loaded = False

@@ -9,7 +9,11 @@ Semantics are PyTorch's `F.interpolate` with an explicit output size:
     (it is listed in `ref_args`) and fills `size` from NAME's shape before `complete`/`infer`
     run, so `size`, when set, is the truth; `size_of` stays only for display.
   - `align_corners` (bilinear only) as in PyTorch; False is PyTorch's and VainF's default.
-Lowering and its ONNX caveat (bilinear does not export in MindSpore 2.10): cells.Resize.
+Lowering (option `bilinear`, chosen when the graph is lowered; the graph stays the same):
+  - `resize` (default): cells.Resize, MindSpore's ResizeBilinearV2. Does not export to ONNX in
+    MindSpore 2.10.
+  - `matmul`: cells.BilinearMatMul, two MatMuls with PyTorch's interpolation weights. Exports to
+    ONNX; `archspec export --format onnx` selects it. Slower on MindSpore's CPU backend.
 """
 from __future__ import annotations
 
@@ -67,16 +71,25 @@ def cost(a, in_shapes, out_shape):
     return 0, 0  # no parameters; resizing counts 0 MACs
 
 
-def lower(node):
-    from archspec.ops.cells import Resize
+def lower(node, bilinear: str = "resize"):
+    from archspec.ops.cells import BilinearMatMul, Resize
 
     a = node.args
+    if a.mode == "bilinear" and bilinear == "matmul":
+        return BilinearMatMul(node.in_shapes[0][2:], node.shape[2:], a.align_corners)
     return Resize(node.shape[2:], a.mode, a.align_corners)
+
+
+def export_check(node, fmt: str, options: dict[str, str]) -> str:
+    if fmt == "onnx" and node.args.mode == "bilinear" and options.get("bilinear") != "matmul":
+        return ("bilinear upsample lowered with ResizeBilinearV2, which MindSpore 2.10 cannot export to ONNX; "
+                "lower it with the lowering option upsample.bilinear=matmul")
+    return ""
 
 
 register(OpDef(
     name="upsample", args=UpsampleArgs, infer=infer, cost=cost, lower=lower,
-    ref_args={"size_of": "size"},
+    ref_args={"size_of": "size"}, lower_options={"bilinear": ("resize", "matmul")}, export_check=export_check,
     doc="resize height and width (bilinear | nearest) by 'scale', to 'size' [h, w], or to the size of "
         "another node ('size_of'); PyTorch F.interpolate numerics",
     examples=[{"op": "upsample", "mode": "bilinear", "size_of": "image"},

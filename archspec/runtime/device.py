@@ -1,22 +1,33 @@
 """One place that sets up MindSpore: device, execution mode and graph jit level.
 
-Uses MindSpore 2.10's current APIs (`mindspore.set_device`, `mindspore.jit(..., jit_level=)`),
-not the deprecated `device_target` context key. On CPU the oneDNN ISA fix is applied before
-MindSpore is imported (see isa.py).
+Uses MindSpore 2.10's current APIs: `mindspore.set_device` (not the deprecated `device_target`
+context key), `mindspore.device_context.<device>.is_available()` (not the deprecated
+`mindspore.hal.is_available`). The jit level itself is given to each compiled Cell (see
+`archspec.runtime.compile`), not to a global context key.
+
+On CPU the oneDNN ISA fix is applied before MindSpore is imported (see isa.py). MindSpore writes
+`rank_0/om/analyze_fail.ir` into the current folder when a graph fails to compile; setup points
+that at archspec's scratch folder (`MS_OM_PATH`) unless the user chose a place, so commands never
+litter the user's folder.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 
 from archspec.errors import Location, SpecError
 from archspec.runtime.isa import apply_isa_fix
 
 DEVICES = ("CPU", "GPU", "Ascend")
 MODES = ("pynative", "graph")
-JIT_LEVELS = ("O0", "O1", "O2")  # O2 (whole-graph sink) is Ascend-only
+# O0: kernel by kernel, no optional optimisation; O1: plus common optimisations and automatic
+# operator fusion; O2: whole-graph sink through GE (Ascend only, deprecated by MindSpore since 2.9).
+JIT_LEVELS = ("O0", "O1", "O2")
+DEFAULT_JIT_LEVEL = "O0"
+OM_PATH_VAR = "MS_OM_PATH"  # where MindSpore writes rank_<id>/om/analyze_fail.ir on a failed compile
 
 
 @dataclass
@@ -26,6 +37,7 @@ class Runtime:
     jit_level: str
     isa: str
     available: tuple[str, ...]
+    notes: list[str] = field(default_factory=list)
 
 
 def canonical_device(device: str) -> str:
@@ -35,16 +47,34 @@ def canonical_device(device: str) -> str:
     raise SpecError(f"unknown device '{device}'", Location("--device"), hint="use CPU, GPU or Ascend")
 
 
+def check_jit_level(level: str | None, device: str) -> str:
+    """Validate a jit level for `device` (no MindSpore import); returns the level to use."""
+    level = (level or DEFAULT_JIT_LEVEL).upper()
+    if level not in JIT_LEVELS:
+        raise SpecError(f"unknown jit level '{level}'", Location("--jit-level"), hint="use O0, O1 or O2 (Ascend only)")
+    if level == "O2" and device != "Ascend":
+        raise SpecError(f"jit level O2 (whole-graph sink) runs only on Ascend, not on {device}", Location("--jit-level"),
+                        hint="use O0 or O1 on CPU and GPU")
+    return level
+
+
+def scratch_dir(name: str) -> str:
+    """A per-user folder under the system temp dir for MindSpore's side files (created lazily)."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(tempfile.gettempdir(), f"archspec-{uid}", name)
+
+
 def available_devices() -> tuple[str, ...]:
-    import mindspore
+    import mindspore.device_context as dc
 
     found = []
     for d in DEVICES:
-        # is_available() probes the backend plug-ins, which print load failures for absent
-        # devices to the C++ log; keep that noise out of the user's terminal.
+        module = {"CPU": "cpu", "GPU": "gpu", "Ascend": "ascend"}[d]
+        # is_available() reports plug-in load failures of absent devices through MindSpore's
+        # logger and the C++ log; keep that noise out of the user's terminal.
         with _quiet():
             try:
-                ok = bool(mindspore.hal.is_available(d))
+                ok = bool(getattr(dc, module).is_available())
             except Exception:  # noqa: BLE001  (a missing plug-in means "not available")
                 ok = False
         if ok:
@@ -53,19 +83,18 @@ def available_devices() -> tuple[str, ...]:
 
 
 def setup(device: str = "CPU", mode: str = "graph", jit_level: str | None = None, isa_fix: bool = True) -> Runtime:
-    """Select device and mode for this process. Clear errors for anything not available."""
+    """Select device and mode for this process. Clear errors for anything not available.
+
+    Call it before MindSpore runs anything: the oneDNN ISA fix (CPU) only takes effect then.
+    """
     device = canonical_device(device)
     mode = mode.lower()
     if mode not in MODES:
         raise SpecError(f"unknown mode '{mode}'", Location("--mode"), hint="use pynative or graph")
-    level = jit_level or ("O2" if device == "Ascend" else "O0")
-    if level not in JIT_LEVELS:
-        raise SpecError(f"unknown jit level '{level}'", Location("--jit-level"), hint="use O0, O1 or O2")
-    if level == "O2" and device != "Ascend":
-        raise SpecError("jit level O2 (whole-graph sink) runs only on Ascend", Location("--jit-level"),
-                        hint="use O0 or O1 on CPU and GPU")
+    level = check_jit_level(jit_level, device)
     isa = apply_isa_fix(isa_fix) if device == "CPU" else "not applicable"
     os.environ.setdefault("GLOG_v", "3")  # MindSpore's C++ log: errors only
+    os.environ.setdefault(OM_PATH_VAR, scratch_dir("om"))  # analyze_fail.ir goes here, not into the cwd
     import mindspore
 
     available = available_devices()
@@ -74,22 +103,12 @@ def setup(device: str = "CPU", mode: str = "graph", jit_level: str | None = None
                         Location("--device"),
                         hint="install the MindSpore build for that device and its drivers (CANN for Ascend), "
                              "or run on " + (available[0] if available else "CPU"))
-    _set_device(mindspore, device)
+    mindspore.set_device(device)
     mindspore.set_context(mode=mindspore.GRAPH_MODE if mode == "graph" else mindspore.PYNATIVE_MODE)
-    return Runtime(device=device, mode=mode, jit_level=level, isa=isa, available=available)
-
-
-def _set_device(mindspore, device: str) -> None:
-    """set_device, tolerating a process whose runtime already runs on that device."""
-    try:
-        mindspore.set_device(device)
-    except RuntimeError:
-        # MindSpore refuses set_device once kernels have run, even for the same target; only
-        # a different device is a real problem.
-        current = mindspore.get_context("device_target")
-        if current != device:
-            raise SpecError(f"this process already runs on {current}; it cannot switch to {device}",
-                            Location("--device"), hint="start a new process for another device") from None
+    notes = []
+    if level == "O2":
+        notes.append("jit level O2 (GE whole-graph sink) is deprecated by MindSpore since 2.9")
+    return Runtime(device=device, mode=mode, jit_level=level, isa=isa, available=available, notes=notes)
 
 
 @contextlib.contextmanager

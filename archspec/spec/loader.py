@@ -46,6 +46,11 @@ class Spec:
     outputs: SList | None
     files: list[str] = field(default_factory=list)  # every file read, top-level first
     sha256: str = ""  # of the top-level file's bytes
+    # For `archspec predict` (see spec/inference.py): `preprocess:` merged key by key along
+    # `extends:`, and `labels:` (a set name or a list) with the position of the value.
+    preprocess: SMap | None = None
+    labels: Any = None
+    labels_loc: Location | None = None
 
 
 def load(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
@@ -141,7 +146,8 @@ class _Loader:
             params=param_defs(raw.get("params") or smap(raw.loc), "params"), values={},
             inputs=_inputs(raw), defaults=dict(raw.get("defaults") or {}), blocks=blocks,
             graph=raw.get("graph") if raw.get("graph") is not None else slist(raw.loc),
-            outputs=raw.get("outputs"),
+            outputs=raw.get("outputs"), preprocess=raw.get("preprocess"), labels=raw.get("labels"),
+            labels_loc=raw.value_loc("labels") if raw.get("labels") is not None else None,
         )
 
     def extend(self, parent: Spec, raw: SMap, shown: str, blocks: dict[str, BlockSpec], sink: ErrorSink) -> Spec:
@@ -169,10 +175,23 @@ class _Loader:
         graph = self.apply_patch(graph, raw, sink)
         inputs = dict(parent.inputs)
         inputs.update(_inputs(raw))
+        preprocess = parent.preprocess
+        if raw.get("preprocess") is not None:  # merged key by key: a child may change only `resize`
+            child = raw["preprocess"]
+            preprocess = smap(child.loc, dict(parent.preprocess or {}))
+            if parent.preprocess is not None:
+                preprocess.key_locs = dict(parent.preprocess.key_locs)
+                preprocess.value_locs = dict(parent.preprocess.value_locs)
+            for k in child:
+                preprocess[k] = child[k]
+                preprocess.key_locs[k], preprocess.value_locs[k] = child.key_loc(k), child.value_loc(k)
+        own_labels = raw.get("labels") is not None
         return Spec(
             name=raw["name"], description=raw.get("description", parent.description), file=shown,
             params=params, values={}, inputs=inputs, defaults=defaults, blocks=all_blocks, graph=graph,
             outputs=raw["outputs"] if raw.get("outputs") is not None else parent.outputs,
+            preprocess=preprocess, labels=raw["labels"] if own_labels else parent.labels,
+            labels_loc=raw.value_loc("labels") if own_labels else parent.labels_loc,
         )
 
     def apply_patch(self, graph: SList, raw: SMap, sink: ErrorSink) -> SList:
@@ -296,7 +315,7 @@ def format_path(raw: Any, path: tuple) -> str:
 
 
 _UNION_TAGS = {"str", "list[str]", "bool", "int", "float", "none", "StrictBool", "StrictInt", "StrictFloat",
-               "ParamDecl", "function-after[_typed(), ParamDecl]", "dict[str,any]"}
+               "ParamDecl", "function-after[_typed(), ParamDecl]", "dict[str,any]", "LabelDef"}
 
 
 def pydantic_errors(e: ValidationError, raw: Any, model: type) -> list[SpecError]:
@@ -323,7 +342,7 @@ def pydantic_errors(e: ValidationError, raw: Any, model: type) -> list[SpecError
 
 def _fields_at(model: type, path: tuple) -> list[str]:
     """Field names (by alias) allowed at `path` inside `model`, for did-you-mean hints."""
-    from archspec.spec.schema import BlockDef, NodeDef, ParamDecl
+    from archspec.spec.schema import BlockDef, LabelDef, NodeDef, ParamDecl, PreprocessDef
 
     if not path:
         return [f.alias or n for n, f in model.model_fields.items()]
@@ -335,6 +354,10 @@ def _fields_at(model: type, path: tuple) -> list[str]:
         return list(ParamDecl.model_fields)
     if path[0] == "graph":
         return [f.alias or n for n, f in NodeDef.model_fields.items()]
+    if path == ("preprocess",):
+        return list(PreprocessDef.model_fields)
+    if path[0] == "labels":
+        return list(LabelDef.model_fields)
     return []
 
 
@@ -362,4 +385,6 @@ def _hint(err: dict, loc: tuple) -> str:
         return "ids are names like aspp_pool: letters, digits and _, not starting with a digit"
     if kind == "too_short" and loc and loc[-1] == "graph":
         return "add at least one node"
+    if len(loc) >= 2 and loc[:1] == ("preprocess",) and loc[1] in ("mean", "std") and kind == "less_than_equal":
+        return "mean and std are on the 0..1 pixel scale (value / 255), e.g. ImageNet's mean: [0.485, 0.456, 0.406]"
     return ""

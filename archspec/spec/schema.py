@@ -6,9 +6,12 @@ evaluated, against each op's own argument model in the op registry.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, Tag,
+                      field_validator, model_validator)
+
+from archspec.spec.labels import LABEL_SETS, unique_names
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EXPR = r"^\s*\$\{.*\}\s*$"
@@ -81,6 +84,72 @@ class BlockDef(_Strict):
     output: Optional[str] = Field(None, description="id of the node whose value the block returns; default: the last")
 
 
+# ImageNet's per-channel statistics on 0..1 pixel values (RGB): the default normalization.
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+Byte = Annotated[StrictInt, Field(ge=0, le=255)]
+
+
+def _kind(value: Any) -> str | None:
+    """Pick the member of a union by the kind of YAML value, so a mistake gets one message (for
+    the member the user meant) instead of one per member. Tags are names the error locator drops."""
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "int"
+    if isinstance(value, list):
+        return "list[str]"
+    if isinstance(value, (dict, BaseModel)):
+        return "LabelDef"
+    return None
+
+
+Unit = Annotated[StrictFloat, Field(ge=0, le=1)]  # strict floats still accept 0 and 1, never true or "0.5"
+PositiveUnit = Annotated[StrictFloat, Field(gt=0, le=1)]
+
+
+class PreprocessDef(_Strict):
+    """How `archspec predict` turns an image into the input tensor: resize, then
+    (pixel / 255 - mean) / std per channel."""
+
+    resize: Literal["letterbox", "stretch", "none"] = Field(
+        "letterbox", description="letterbox: scale to fit keeping the aspect ratio and pad with pad_value; "
+                                 "stretch: scale to the input size; none: images must have the input size")
+    mean: list[Unit] = Field(default_factory=lambda: list(IMAGENET_MEAN), min_length=1,
+                             description="per channel (or one for all), on the 0..1 pixel scale")
+    std: list[PositiveUnit] = Field(default_factory=lambda: list(IMAGENET_STD), min_length=1,
+                                    description="per channel (or one for all), on the 0..1 pixel scale")
+    pad_value: Optional[Annotated[
+        Union[Annotated[Byte, Tag("int")], Annotated[list[Byte], Tag("list[str]")]],
+        Discriminator(_kind, custom_error_type="pad_value",
+                      custom_error_message="expected one 0..255 value or one per channel, e.g. [124, 116, 104]"),
+    ]] = Field(
+        None, description="letterbox padding colour, 0..255 per channel; default: the mean colour")
+    channel_order: Literal["RGB", "BGR"] = Field("RGB", description="order of the colour channels the model reads")
+    interpolation: Literal["bilinear", "bicubic", "nearest"] = Field(
+        "bilinear", description="resampling used to resize the image")
+
+
+class LabelDef(_Strict):
+    """A class with an explicit colour: {name: road, color: [128, 64, 128]}."""
+
+    name: str = Field(min_length=1)
+    color: Optional[list[Byte]] = Field(None, min_length=3, max_length=3, description="RGB, 0..255")
+
+
+LabelItem = Annotated[
+    Union[Annotated[str, Tag("str")], Annotated[LabelDef, Tag("LabelDef")]],
+    Discriminator(_kind, custom_error_type="label",
+                  custom_error_message="expected a class name or a mapping like {name: road, color: [128, 64, 128]}"),
+]
+LabelsValue = Annotated[
+    Union[Annotated[str, Tag("str")], Annotated[list[LabelItem], Field(min_length=1), Tag("list[str]")]],
+    Discriminator(_kind, custom_error_type="labels",
+                  custom_error_message="expected a label set (voc, cityscapes) or a list of class names"),
+]
+
+
 class SpecFile(_Strict):
     """An archspec spec (or block library) file."""
 
@@ -97,3 +166,28 @@ class SpecFile(_Strict):
     patch: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="with extends: argument overrides for nodes by id (null removes)")
     outputs: Optional[list[str]] = Field(None, description="ids of the output nodes; default: the last node")
+    preprocess: Optional[PreprocessDef] = Field(
+        None, description="for archspec predict: how an image becomes the input tensor")
+    labels: Optional[LabelsValue] = Field(
+        None, description="class names of the output channels: voc, cityscapes, or a list of names "
+                          "(or {name, color} mappings)")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v):
+        if isinstance(v, str):
+            if v not in LABEL_SETS:
+                from archspec.errors import did_you_mean
+
+                known = ", ".join(f"{k} ({n} classes)" for k, n in LABEL_SETS.items())
+                close = did_you_mean(v, LABEL_SETS)
+                raise ValueError(f"unknown label set '{v}' (built in: {known})"
+                                 + (f"; {close}" if close.startswith("did") else ""))
+        elif v is not None:
+            names = [item if isinstance(item, str) else item.name for item in v]
+            if any(not n.strip() for n in names):
+                raise ValueError("a class name cannot be empty")
+            dups = unique_names(names)
+            if dups:
+                raise ValueError("class names must be unique; repeated: " + ", ".join(repr(d) for d in dups))
+        return v
