@@ -21,6 +21,7 @@ from archspec.spec.yamlsrc import SList, SMap
 
 MAX_NODES = 20_000  # bound on the expanded graph (repeats of repeats can multiply)
 MAX_BLOCK_DEPTH = 32
+_NO_INPUT = "\0no input"  # an input that could not be named (already reported)
 
 
 class _Failed(Exception):
@@ -46,6 +47,7 @@ class _Scope:
     block: str = ""
     depth: int = 0
     spec_values: dict[str, Any] = field(default_factory=dict)
+    blocks: tuple[str, ...] = ()  # the blocks being expanded, outermost first
 
 
 def resolve(spec: Spec, input_shapes: Mapping[str, Shape] | None = None) -> Graph:
@@ -153,13 +155,21 @@ class _Resolver:
 
         deps: list[list[int]] = []
         refs: list[list[tuple[str, Location, str]]] = []
-        index = {eid: i for i, eid in enumerate(ids) if entries[i].get("id") is not None}
+        index: dict[str, int] = {}
+        for i, eid in enumerate(ids):
+            if entries[i].get("id") is not None:
+                index.setdefault(eid, i)  # a duplicate id refers to its first use (the duplicate is an error)
+        dups = {i for i, eid in enumerate(ids) if entries[i].get("id") is not None and index[eid] != i}
         for i, e in enumerate(entries):
             names = self.entry_refs(e, i, sc, ids)
             refs.append(names)
             d = []
             for name, loc, where in names:
-                if name in index:
+                if name == _NO_INPUT:
+                    continue  # reported by entry_refs
+                if e.get("in") is None and i > 0 and name == ids[i - 1] and (loc, where) == (e.loc, f"{sc.path}[{i}]"):
+                    d.append(i - 1)  # the implicit input: the entry above, named by id or not
+                elif name in index:
                     d.append(index[name])
                 elif name not in sc.inputs:
                     known = list(index) + list(sc.inputs)
@@ -172,6 +182,8 @@ class _Resolver:
         values: dict[str, str | None] = dict(sc.inputs)
         values.update({eid: None for eid in ids})
         for i in order:
+            if i in dups:
+                continue  # already reported as a duplicate id
             values[ids[i]] = self.entry(entries[i], i, ids[i], refs[i], values, sc)
         for i in sorted(set(range(len(entries))) - set(order)):  # in or behind a cycle
             self.static_check(entries[i], sc, f"{sc.path}[{i}]")
@@ -188,13 +200,13 @@ class _Resolver:
             else:
                 self.sink.add(SpecError(f"the first node must say which input it reads ('in:'): there are "
                                         f"{len(sc.inputs)} inputs", e.loc, where, "inputs: " + ", ".join(sc.inputs)))
-                names = []
+                names = [(_NO_INPUT, e.loc, where)]
         elif isinstance(raw_in, str):
             names = [(raw_in, e.value_loc("in"), f"{where}.in")]
         else:
             names = [(n, raw_in.item_loc(j), f"{where}.in[{j}]") for j, n in enumerate(raw_in)]
         op = e.get("op")
-        if op in registry.names():
+        if registry.exists(op):
             for key in registry.get(op).ref_args:
                 if isinstance(e.get(key), str) and not expr.is_expr(e[key]):
                     names.append((e[key], e.value_loc(key), f"{where}.{key}"))
@@ -277,7 +289,7 @@ class _Resolver:
                 self.sink.add(SpecError(f"unknown block '{block}'", e.value_loc("block"), f"{shown}.block",
                                         did_you_mean(block, self.spec.blocks)))
             return
-        if op not in registry.names():
+        if not registry.exists(op):
             self.sink.add(SpecError(f"unknown op '{op}'", e.value_loc("op"), f"{shown}.op",
                                     did_you_mean(op, registry.names()) or "run 'archspec ops' to list them"))
             return
@@ -290,7 +302,7 @@ class _Resolver:
 
     def ref_keys(self, e: SMap) -> list[str]:
         op = e.get("op")
-        if op not in registry.names():
+        if not registry.exists(op):
             return []
         return [k for k in registry.get(op).ref_args if isinstance(e.get(k), str) and not expr.is_expr(e[k])]
 
@@ -345,7 +357,7 @@ class _Resolver:
 
     def op_node(self, e: SMap, op: str, name: str, inputs: list[str], extra: dict[str, str],
                 args: dict[str, _Arg], sc: _Scope, shown: str) -> str:
-        if op not in registry.names():
+        if not registry.exists(op):
             raise SpecError(f"unknown op '{op}'", e.value_loc("op"), f"{shown}.op",
                             did_you_mean(op, registry.names()) or "run 'archspec ops' to list them")
         opdef = registry.get(op)
@@ -390,7 +402,12 @@ class _Resolver:
                    shown: str, keep=lambda sub: True) -> None:
         """Position each pydantic error of an op's arguments at the YAML value (or key) at fault."""
         opdef = registry.get(op)
+        best: dict = {}
         for sub in err.errors(include_url=False):
+            key = sub["loc"][0] if sub["loc"] else None
+            if key not in best or len(sub["loc"]) > len(best[key]["loc"]):
+                best[key] = sub  # int | [int, int]: the member that got furthest explains the mistake
+        for sub in best.values():
             if not keep(sub):
                 continue
             key = sub["loc"][0] if sub["loc"] else None
@@ -419,6 +436,10 @@ class _Resolver:
         if b is None:
             raise SpecError(f"unknown block '{block}'", e.value_loc("block"), f"{shown}.block",
                             did_you_mean(block, spec.blocks) or "define it under 'blocks:' or import a library")
+        if block in sc.blocks:
+            chain = " -> ".join((*sc.blocks[sc.blocks.index(block):], block))
+            raise SpecError(f"block '{block}' uses itself ({chain})", e.value_loc("block"), f"{shown}.block",
+                            "a block cannot contain itself, directly or through other blocks")
         if sc.depth >= MAX_BLOCK_DEPTH:
             raise SpecError(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (a block that uses itself?)",
                             e.value_loc("block"), shown)
@@ -429,7 +450,8 @@ class _Resolver:
         overrides = {k: self.value(a.value, caller_scope, a.loc, a.path) for k, a in args.items()}
         sink = ErrorSink()
         values = evaluate_params(b.params, overrides, sink, e.loc, base_scope={"in_channels": self.channels(inputs)},
-                                 override_locs={k: a.loc for k, a in args.items()}, what=f"param of block '{block}'")
+                                 override_locs={k: a.loc for k, a in args.items()}, what=f"param of block '{block}'",
+                                 key_locs={k: e.key_loc(k) for k in args if k in e})
         if sink:
             for err in sink.errors:
                 err.path = shown + self.where(sc)
@@ -442,11 +464,13 @@ class _Resolver:
         visible = dict(values) if library else {**sc.spec_values, **values}
         inner = _Scope(prefix=name + ".", values=visible, defaults=defaults,
                        inputs=dict(zip(b.inputs, inputs)), path=f"{b.path}.graph", instance=name,
-                       scope=sc.scope + (name,), block=block, depth=sc.depth + 1, spec_values=sc.spec_values)
+                       scope=sc.scope + (name,), block=block, depth=sc.depth + 1, spec_values=sc.spec_values,
+                       blocks=sc.blocks + (block,))
         ids = self.expand(b.graph, inner)
         out_id = b.output or list(ids)[-1]
         if out_id not in ids:
-            raise SpecError(f"block '{block}' output '{out_id}' names no node of the block", b.loc, f"{b.path}.output",
+            raise SpecError(f"block '{block}' output '{out_id}' names no node of the block", b.output_loc or b.loc,
+                            f"{b.path}.output",
                             did_you_mean(out_id, ids))
         if ids[out_id] is None:
             raise _Failed()

@@ -268,7 +268,7 @@ class BilinearMatMul(nn.Cell):
     `Resize` does (which uses MindSpore's own coordinate arithmetic; both within ~1e-5 of
     F.interpolate on N(0, 1) inputs at 129 -> 513, this one within ~5e-7). It costs
     C*(H*W*OW + OH*H*OW) MACs instead of ~4 per output value: slower than ResizeBilinearV2 on
-    MindSpore's CPU backend (measured in docs/DEPLOY.md), so it is not the default.
+    MindSpore's CPU backend (benchmarks/bilinear_resize.py, docs/BENCHMARKS.md), so it is not the default.
     """
 
     def __init__(self, in_hw, out_hw, align_corners: bool) -> None:
@@ -293,9 +293,24 @@ class Concat(nn.Cell):
 
 
 class Add(nn.Cell):
-    """Element-wise sum of equal-shape inputs (one AddN kernel)."""
+    """Element-wise sum of equal-shape inputs: one AddN kernel, or (`chain=True`, add's lowering
+    option `kernel: chain`) a chain of binary Adds.
+
+    The chain is for ONNX export: MindSpore 2.10 exports AddN as binary Adds anyway, but leaves a
+    dead SequenceConstruct node for AddN's input tuple in the file (an op converters such as ATC
+    need not accept); the chain exports as plain Adds.
+    """
+
+    def __init__(self, chain: bool = False) -> None:
+        super().__init__()
+        self.chain = bool(chain)
 
     def construct(self, *xs):
+        if self.chain:
+            y = xs[0]
+            for t in xs[1:]:
+                y = y + t
+            return y
         return ops.addn(xs)
 
 

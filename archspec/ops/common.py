@@ -20,6 +20,8 @@ def _reject_bool(v):
     # YAML reads yes/no/on/off/true/false as booleans and pydantic would take True for 1.
     if isinstance(v, bool):
         raise ValueError("expected a number, got a boolean")
+    if isinstance(v, float):  # pydantic would take 32.0 for 32; `/` always makes floats
+        raise ValueError(f"expected a whole number, got {v!r} (in expressions, use // for integer division)")
     return v
 
 

@@ -86,10 +86,10 @@ def infer_add(a, in_shapes):
     return tuple(first)
 
 
-def lower_add(node):
+def lower_add(node, kernel: str = "addn"):
     from archspec.ops.cells import Add
 
-    return Add()
+    return Add(chain=kernel == "chain")
 
 
 # ----------------------------------------------------------------------------- mul
@@ -133,7 +133,7 @@ register(OpDef(
 ))
 register(OpDef(
     name="add", args=AddArgs, infer=infer_add, cost=cost, lower=lower_add,
-    min_inputs=2, max_inputs=None,
+    min_inputs=2, max_inputs=None, lower_options={"kernel": ("addn", "chain")},
     doc="element-wise sum of inputs of equal shape (residual connections)",
     examples=[{"op": "add", "in": ["a", "b"]}],
 ))

@@ -116,6 +116,12 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def exists(name: object) -> bool:
+    """Whether `name` is a registered op (cheap: the resolver asks for every node)."""
+    _load_builtin_ops()
+    return isinstance(name, str) and name in _REGISTRY
+
+
 def all_ops() -> dict[str, OpDef]:
     _load_builtin_ops()
     return dict(_REGISTRY)

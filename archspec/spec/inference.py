@@ -134,13 +134,14 @@ def image_task(spec: Spec, graph: Graph) -> ImageTask:
     pre = preprocess_settings(spec, graph, sink)
     output = graph.outputs[0]
     shape = graph.shape_of(output)
+    node = next((n for n in graph.nodes if n.name == output), None)  # None: the output is a graph input
+    where = (node.loc, node.path) if node is not None else (Location(spec.file), "outputs")
     if len(shape) != 4:
-        node = graph.node(output)
         sink.add(SpecError(f"predict draws class maps from an (N, classes, H, W) output; output '{output}' is "
-                           f"{list(shape)}", node.loc, node.path))
+                           f"{list(shape)}", *where))
     elif pre is not None and shape[0] != pre.batch:
         sink.add(SpecError(f"output '{output}' has batch {shape[0]} but input '{pre.input_name}' has {pre.batch}",
-                           graph.node(output).loc, graph.node(output).path))
+                           *where))
     labels = spec_labels(spec, graph, sink, output)
     sink.raise_if_any()
     assert pre is not None and labels is not None

@@ -28,6 +28,7 @@ class BlockSpec:
     path: str  # "blocks.bottleneck"
     doc: str = ""
     own_defaults: dict[str, SMap] = field(default_factory=dict)
+    output_loc: Location | None = None
 
 
 @dataclass
@@ -82,12 +83,16 @@ class _Loader:
         text = read_text(path, shown)
         self.files.append(shown)
         raw = load_yaml(text, shown)
+        if raw is None:
+            raise SpecError("the file is empty", Location(shown, 1, 1), hint="a spec starts with 'archspec: 1' and 'name: ...'")
         if not isinstance(raw, SMap):
             kind = "a list" if isinstance(raw, list) else f"a single value ({type(raw).__name__})"
             raise SpecError(f"a spec must be a YAML mapping of keys, got {kind}", getattr(raw, "loc", Location(shown, 1, 1)),
                             hint="start with 'archspec: 1' and 'name: ...' on their own lines")
         try:
-            return raw, SpecFile.model_validate(raw)
+            model = SpecFile.model_validate(raw)
+            _check_default_ops(raw, sink)
+            return raw, model
         except ValidationError as e:
             for err in pydantic_errors(e, raw, SpecFile):
                 sink.add(err)
@@ -233,6 +238,7 @@ class _Loader:
                 inputs=list(b.get("inputs") or ["in"]), graph=b["graph"], output=b.get("output"),
                 defaults=defaults, loc=blocks.key_loc(name), path=f"blocks.{name}", doc=b.get("doc", ""),
                 own_defaults=dict(b.get("defaults") or {}),
+                output_loc=b.value_loc("output") if "output" in b else None,
             )
         return out
 
@@ -270,6 +276,19 @@ class _Loader:
         blocks.update(self.block_specs(raw, dict(raw.get("defaults") or {})))
         self._libs[path] = blocks
         return blocks
+
+
+def _check_default_ops(raw: SMap, sink: ErrorSink) -> None:
+    from archspec.ops import registry
+
+    tables = [("defaults", raw.get("defaults"))]
+    for name, b in (raw.get("blocks") or {}).items():
+        tables.append((f"blocks.{name}.defaults", b.get("defaults")))
+    for where, table in tables:
+        for op in table or {}:
+            if op not in registry.names():
+                sink.add(SpecError(f"defaults for unknown op '{op}'", table.key_loc(op), f"{where}.{op}",
+                                   did_you_mean(op, registry.names()) or "run 'archspec ops' to list them"))
 
 
 def _inputs(raw: SMap) -> dict[str, tuple[list, Location]]:
@@ -321,11 +340,23 @@ _UNION_TAGS = {"str", "list[str]", "bool", "int", "float", "none", "StrictBool",
 def pydantic_errors(e: ValidationError, raw: Any, model: type) -> list[SpecError]:
     out: list[SpecError] = []
     seen: set[tuple] = set()
+    items = []
     for err in e.errors(include_url=False):
         # Drop union-member tags from the path: ("params", "w", "float") -> ("params", "w")
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in _UNION_TAGS or "[" in p or p.startswith("function-"))))
         loc = tuple("in" if p == "in_" else p for p in loc)
+        items.append((loc, err))
+    deeper = {loc[:i] for loc, _ in items for i in range(len(loc))}
+    for loc, err in items:
         kind = err["type"]
+        if loc in deeper:
+            continue  # a union member that got further explains the mistake better
+        if _is_numeric_ref(loc, err):
+            out.append(SpecError(f"'in' names nodes by id, not by number (got {err.get('input')!r})", locate(raw, loc),
+                                 format_path(raw, loc), "give the node an 'id:' and write its name, e.g. in: stem "
+                                 "(numeric back-references like -1 are not supported)"))
+            seen.add(loc)
+            continue
         if loc in seen:
             continue  # one message per place (unions report one error per member)
         seen.add(loc)
@@ -338,6 +369,12 @@ def pydantic_errors(e: ValidationError, raw: Any, model: type) -> list[SpecError
             continue
         out.append(SpecError(_message(err, loc), locate(raw, loc), where, _hint(err, loc)))
     return out
+
+
+def _is_numeric_ref(loc: tuple, err: dict) -> bool:
+    inp = err.get("input")
+    is_num = isinstance(inp, (int, float)) and not isinstance(inp, bool)
+    return is_num and ("in" in loc[-2:]) and "graph" in loc
 
 
 def _fields_at(model: type, path: tuple) -> list[str]:

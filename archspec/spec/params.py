@@ -118,7 +118,8 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
 
 def evaluate_params(defs: dict[str, ParamDef], overrides: Mapping[str, Any], sink: ErrorSink,
                     override_loc: Location, base_scope: Mapping[str, Any] | None = None,
-                    override_locs: Mapping[str, Location] | None = None, what: str = "param") -> dict[str, Any]:
+                    override_locs: Mapping[str, Location] | None = None, what: str = "param",
+                    key_locs: Mapping[str, Location] | None = None) -> dict[str, Any]:
     """Final param values in declaration order: override, else default (which may use earlier params).
 
     `base_scope` is visible to default expressions but not returned (a block sees its caller's
@@ -127,10 +128,21 @@ def evaluate_params(defs: dict[str, ParamDef], overrides: Mapping[str, Any], sin
     override_locs = override_locs or {}
     for name in overrides:
         if name not in defs:
-            sink.add(SpecError(f"unknown {what} '{name}'", override_locs.get(name, override_loc), f"params.{name}",
+            message = f"unknown {what} '{name}'"
+            if what.startswith("param of "):
+                message = f"{what[len('param of '):]} has no param '{name}'"
+            sink.add(SpecError(message, (key_locs or {}).get(name, override_locs.get(name, override_loc)), f"params.{name}",
                                did_you_mean(name, defs) or f"there are no {what}s to set here"))
     values: dict[str, Any] = {}
+    failed: set[str] = set()
     for name, p in defs.items():
+        if name not in overrides and expr.is_expr(p.default):
+            try:
+                if expr.names_in(p.default) & failed:
+                    failed.add(name)  # its input was already reported
+                    continue
+            except expr.ExprError:
+                pass
         try:
             if name in overrides:
                 values[name] = coerce(overrides[name], p, override_locs.get(name, override_loc), f"params.{name}")
@@ -148,5 +160,6 @@ def evaluate_params(defs: dict[str, ParamDef], overrides: Mapping[str, Any], sin
                     raise SpecError(e.message, p.loc, p.path, e.hint) from None
             values[name] = coerce(value, p, p.loc, p.path)
         except SpecError as e:
+            failed.add(name)
             sink.add(e)
     return values

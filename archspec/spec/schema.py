@@ -42,6 +42,10 @@ class ParamDecl(_Strict):
     def _typed(self) -> "ParamDecl":
         if self.type is None and "default" not in self.model_fields_set:
             raise ValueError("a parameter without a default needs a type (int, float, bool or str)")
+        kind = self.type or {bool: "bool", int: "int", float: "float", str: "str"}.get(type(self.default))
+        is_expr = isinstance(self.default, str) and "${" in self.default
+        if (self.min is not None or self.max is not None) and kind not in ("int", "float") and not is_expr:
+            raise ValueError(f"min and max apply to int and float params, not to {kind}")
         return self
 
 
@@ -78,7 +82,7 @@ class BlockDef(_Strict):
 
     doc: str = ""
     params: dict[str, ParamValue] = Field(default_factory=dict)
-    inputs: list[str] = Field(default_factory=lambda: ["in"], description="names of the block's inputs")
+    inputs: list[str] = Field(default_factory=lambda: ["in"], min_length=1, description="names of the block's inputs")
     defaults: dict[str, dict[str, Any]] = Field(default_factory=dict)
     graph: list[NodeDef] = Field(min_length=1)
     output: Optional[str] = Field(None, description="id of the node whose value the block returns; default: the last")
