@@ -317,8 +317,9 @@ def test_labels_count_must_match_classes(work, images, bird_ckpt):
     assert f"deeplabv3p_mobilenetv2.yaml:{line}:9: labels:" in r.stderr
     assert "labels: cityscapes" in r.stderr  # the hint
     assert not (work / "out_labels").exists()
+    # validate checks the architecture for fine-tuning: the label count is predict's business
     v = archspec_cli("validate", DEEPLAB, "--set", "num_classes=19")
-    clean_failure(v, "19 channels")
+    assert v.returncode == 0, v.stderr
 
 
 # --------------------------------------------------------------------------- spec language
