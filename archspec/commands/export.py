@@ -11,8 +11,8 @@ from typing import List, Optional
 
 import typer
 
-from archspec.cli import (AllowPartialOpt, OutsideOpt, SetOpt, ShapeOpt, WeightsOpt, _esc, app, err, guarded,
-                          load_graph, out)
+from archspec.cli import (AllowPartialOpt, NoIsaFixOpt, OutsideOpt, SetOpt, ShapeOpt, WeightsOpt, _esc, app, err,
+                          guarded, load_graph, out)
 from archspec.errors import Location, SpecError
 
 
@@ -25,7 +25,7 @@ def export_command(
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", metavar="PATH",
                                             help="Artifact path (default: <spec name>.<format> here); "
                                                  "the manifest goes to PATH.json."),
-    fold_bn: bool = typer.Option(True, "--fold-bn/--no-fold-bn", help="Fold BatchNorm into the convolutions (default: on)."),
+    fold_bn: bool = typer.Option(True, "--fold-bn/--no-fold-bn", help="Fold BatchNorm into the convolutions."),
     weights: Optional[Path] = WeightsOpt,
     allow_partial: bool = AllowPartialOpt,
     set_: Optional[List[str]] = SetOpt,
@@ -33,8 +33,8 @@ def export_command(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing artifact and manifest."),
     device: str = typer.Option("CPU", "--device", help="CPU, GPU or Ascend (air needs Ascend)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random init (without --weights) and of the verification input."),
-    verify: bool = typer.Option(True, "--verify/--no-verify", help="Run the written file and compare it with the built net (default: on)."),
-    no_isa_fix: bool = typer.Option(False, "--no-isa-fix", help="Do not cap oneDNN at AVX2 on AVX-512 CPUs."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Run the written file and compare it with the built net (--no-verify writes it without running it)."),
+    no_isa_fix: bool = NoIsaFixOpt,
     allow_outside_imports: bool = OutsideOpt,
 ) -> None:
     """Export a spec's model (BatchNorm folded) to MindIR, ONNX or AIR, write a JSON manifest beside it,
@@ -102,7 +102,10 @@ def export_command(
                   f"{report.params:,}", highlight=False)
     else:
         out.print(f"BatchNorm not folded (--no-fold-bn): params {report.params:,}", highlight=False)
-    changed = {k: v for k, v in report.lowering.items() if v != "resize"} if report.lowering else {}
+    from archspec.ops import registry
+
+    defaults = {f"{op}.{k}": v for op, o in registry.lower_options(None).items() for k, v in o.items()}
+    changed = {k: v for k, v in report.lowering.items() if defaults.get(k) != v}
     if changed:
         out.print("lowering for " + fmt.upper() + ": " + ", ".join(f"{k}={v}" for k, v in changed.items()), highlight=False)
     w = report.weights

@@ -10,7 +10,8 @@ What happens, in order (nothing is written at the target until every check has p
    their spec positions, before anything is built or written.
 2. The net to export: `deploy_cell` folds BatchNorm into the convolutions (`fold=True`) and
    picks the lowerings the format needs (`EXPORT_LOWERING`: ONNX gets bilinear upsampling as two
-   MatMuls, since MindSpore 2.10 cannot export ResizeBilinearV2). The user's `net` is unchanged.
+   MatMuls, since MindSpore 2.10 cannot export ResizeBilinearV2, and residual adds as binary Adds,
+   since its AddN export leaves a dead SequenceConstruct node). The user's `net` is unchanged.
 3. `mindspore.export` / `mindspore.onnx.export` write into a temporary folder beside the target
    (MindSpore appends the suffix itself and chmods its output read-only; its file-name check
    rejects paths with spaces, so a folder with such a path falls back to the system temp folder).
@@ -62,7 +63,7 @@ __all__ = ["FORMATS", "EXPORT_LOWERING", "RTOL", "ExportReport", "OutputCheck", 
 # format -> (MindSpore's file_format, file suffix)
 FORMATS = {"mindir": ("MINDIR", ".mindir"), "onnx": ("ONNX", ".onnx"), "air": ("AIR", ".air")}
 # Lowering options each format needs (see OpDef.lower_options); numerically the same model.
-EXPORT_LOWERING: dict[str, dict[str, str]] = {"onnx": {"upsample.bilinear": "matmul"}}
+EXPORT_LOWERING: dict[str, dict[str, str]] = {"onnx": {"upsample.bilinear": "matmul", "add.kernel": "chain"}}
 RTOL = 1e-4
 ATOL_FLOOR = 1e-6
 _MS_NAME_OK = re.compile(r"^[0-9a-zA-Z@\_\-\.\:\/\\]+$")  # mindspore's check_file_name_by_regular
@@ -125,7 +126,7 @@ def parse_format(fmt: str) -> str:
 
 def check_format_device(fmt: str, device: str) -> None:
     if fmt == "air" and device != "Ascend":
-        raise SpecError(f"--format air needs an Ascend device (AIR is Ascend-only, and deprecated in MindSpore 2.10); "
+        raise SpecError(f"AIR export needs an Ascend device (AIR is Ascend-only, and deprecated in MindSpore 2.10); "
                         f"this export runs on {device}", Location("--format"),
                         hint="for an Ascend board use --format mindir (MindSpore Lite converter_lite) or --format onnx "
                              "(ATC --framework=5); see docs/DEPLOY.md")
@@ -181,6 +182,7 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
     import mindspore
 
     from archspec.graph.passes import count_conv_bn_act
+    from archspec.lower import run
     from archspec.lower.fold import deploy_cell
 
     t_start = time.perf_counter()
@@ -191,17 +193,15 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
     artifact, manifest_path = artifact_paths(out_path, fmt)
     check_target(artifact, force)
     check_target(manifest_path, force)
-    options = EXPORT_LOWERING.get(fmt, {})
+    # The net's own lowering choices, overridden where the format needs another one.
+    built_options = dict(getattr(net, "lower_options", {}))
+    options = {**built_options, **EXPORT_LOWERING.get(fmt, {})}
     check_exportable(graph, fmt, options)
     timings: dict[str, float] = {}
 
     # The net to export: folded and/or lowered for the format; `net` itself stays as built.
     t0 = time.perf_counter()
-    built_options = getattr(net, "lower_options", {})
-    from archspec.ops import registry
-
-    wanted = {f"{op}.{k}": v for op, o in registry.lower_options(options).items() for k, v in o.items()}
-    if fold or wanted != built_options:
+    if fold or options != built_options:
         exp_graph, exp_net = deploy_cell(net, fold=fold, options=options)
     else:
         exp_graph, exp_net = graph, net
@@ -212,10 +212,10 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
     arrays = [rng.standard_normal(shape).astype(np.float32) for shape in graph.inputs.values()]
     xs = [mindspore.Tensor(a) for a in arrays]
     t0 = time.perf_counter()
-    ref = _outputs(net(*xs))
+    ref = _outputs(run(net, *xs))
     checks: list[OutputCheck] = []
     if exp_net is not net:
-        checks += _compare(graph, ref, _outputs(exp_net(*xs)), "in-memory export net", rtol)
+        checks += _compare(graph, ref, _outputs(run(exp_net, *xs)), "in-memory export net", rtol)
     timings["reference_run"] = time.perf_counter() - t0
     _raise_if_failed(checks, fmt, before_writing=True)
 
