@@ -26,8 +26,9 @@ def import_(
     map_path: Optional[Path] = typer.Option(
         None, "--map", metavar="MAP.yaml",
         help="Weight map: ordered rename rules from the source's names to the spec's. Default: "
-             "maps/<spec name>.yaml in the spec's folder (specs/maps/ ships maps for VainF's DeepLabV3+ and "
-             "torchvision's ResNet-50 and MobileNetV2)."),
+             "maps/<name>.yaml in the spec's folder, <name> being the spec's `name:` (specs/deeplabv3p.yaml -> "
+             "specs/maps/deeplabv3p_resnet50.yaml); specs/maps/ ships maps for VainF's DeepLabV3+ and "
+             "torchvision's ResNet-50 and MobileNetV2."),
     set_: Optional[List[str]] = SetOpt,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     allow_partial: bool = typer.Option(
