@@ -167,22 +167,20 @@ def test_bad_input_is_one_clean_message(tiny, tmp_path, args, needle):
 def test_api_compile_in_process_restores_mode_and_rejects_a_second_level():
     """In-process (this pytest process may already have run MindSpore): times are measured; node
     counts need IR capture prepared before MindSpore starts, else a note says how."""
-    from archspec.runtime.isa import apply_isa_fix
+    from archspec.runtime.device import setup
 
-    apply_isa_fix()
+    setup("CPU", "pynative")  # tolerates a process that already runs on CPU
     import mindspore as ms
     import numpy as np
 
     from archspec.errors import SpecError
     from archspec.runtime.compile import compile as compile_net, ir_capture_mode
 
-    ms.set_device("CPU")
     graph = archspec.resolve(archspec.load(_write_tiny()))
     net = archspec.build(graph)
     x = ms.Tensor(np.ones((1, 3, 16, 16), np.float32))
-    before = ms.get_context("mode")
     report = compile_net(net, [x], "O0", runs=2)
-    assert ms.get_context("mode") == before
+    assert ms.get_context("mode") == ms.PYNATIVE_MODE  # the caller's mode, restored
     assert report.jit_level == "O0" and report.compile_s > 0 and report.first_run_s > 0 and report.runs == 2
     if ir_capture_mode() is None:
         assert report.kernels is None and any("prepare_ir_capture" in n for n in report.notes)

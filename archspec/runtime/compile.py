@@ -48,10 +48,6 @@ PATH_VAR = "MS_DEV_SAVE_GRAPHS_PATH"
 PASSES_VAR = "MS_DEV_DUMP_IR_PASSES"
 MINIMAL_PASSES = "graph_build"  # the final kernel graph; the actor sets are always written
 
-# Graph nodes that are not kernels: parameter loads, tuple plumbing, side-effect ordering.
-BOOKKEEPING = frozenset({"Load", "TupleGetItem", "MakeTuple", "UpdateState", "Depend", "Return", "RealMakeTuple",
-                         "RealTupleGetItem", "Reshape_nop"})
-
 _state: dict[str, Any] = {"mode": None, "scratch": None}
 
 _KERNEL_LINE = re.compile(r"^%\d+ = kernel_graph\d+:([A-Za-z_][A-Za-z0-9_]*)-op\d+\(")
@@ -266,6 +262,7 @@ def _compile(net, inputs: Sequence, level: str, runs: int, ir_dir: str | Path | 
             report.ir_dir = str(target)
             report.ir_files = len(new)
         else:
+            report.final_graph = report.kernel_list = None  # deleted with the temporary folder
             shutil.rmtree(target, ignore_errors=True)
     if capture == "full" and keep:
         report.notes.append("compile time includes writing the IR files of every pass")

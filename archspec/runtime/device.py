@@ -103,12 +103,25 @@ def setup(device: str = "CPU", mode: str = "graph", jit_level: str | None = None
                         Location("--device"),
                         hint="install the MindSpore build for that device and its drivers (CANN for Ascend), "
                              "or run on " + (available[0] if available else "CPU"))
-    mindspore.set_device(device)
+    _set_device(mindspore, device)
     mindspore.set_context(mode=mindspore.GRAPH_MODE if mode == "graph" else mindspore.PYNATIVE_MODE)
     notes = []
     if level == "O2":
         notes.append("jit level O2 (GE whole-graph sink) is deprecated by MindSpore since 2.9")
     return Runtime(device=device, mode=mode, jit_level=level, isa=isa, available=available, notes=notes)
+
+
+def _set_device(mindspore, device: str) -> None:
+    """set_device, tolerating a process whose runtime already runs on that device."""
+    try:
+        mindspore.set_device(device)
+    except RuntimeError:
+        # MindSpore refuses set_device once kernels have run, even for the same target; only
+        # a different device is a real problem.
+        current = mindspore.get_current_device().device_target
+        if current != device:
+            raise SpecError(f"this process already runs on {current}; it cannot switch to {device}",
+                            Location("--device"), hint="start a new process for another device") from None
 
 
 @contextlib.contextmanager
