@@ -127,8 +127,13 @@ def _check_depth(text: str, file: str) -> None:
                 if count > MAX_NODES:  # fail fast, before composing and constructing
                     raise SpecError(f"the file holds more than {MAX_NODES} values", _loc(file, event.start_mark),
                                     hint="split it into a library (imports:) and a spec")
-    except yaml.YAMLError:
+    except yaml.MarkedYAMLError as e:
+        if "nesting depth" in str(e.problem) and e.problem_mark is not None:  # libyaml's own depth limit
+            raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", _loc(file, e.problem_mark),
+                            hint="a spec never needs this much nesting; use blocks instead") from None
         return  # compose reports syntax errors with their positions
+    except yaml.YAMLError:
+        return
 
 
 class _Builder:
