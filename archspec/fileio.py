@@ -26,6 +26,16 @@ def check_target(path: str | Path, force: bool = False, option: str = "--out") -
     return p
 
 
+def usual_permissions(path: str | Path) -> None:
+    """Give a file the mode a plain open() would (mkstemp makes 0600, MindSpore's export 0400)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(path, 0o666 & ~umask)
+    except OSError:  # a file system without modes
+        pass
+
+
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it is renamed onto `path`."""
@@ -35,6 +45,8 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            usual_permissions(tmp_path)
         os.replace(tmp_path, p)
     finally:
         if tmp_path.exists():

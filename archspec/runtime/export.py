@@ -44,7 +44,6 @@ import os
 import platform
 import re
 import shutil
-import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ import numpy as np
 
 from archspec import __version__
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
-from archspec.fileio import check_target
+from archspec.fileio import check_target, usual_permissions
 
 __all__ = ["FORMATS", "EXPORT_LOWERING", "RTOL", "ExportReport", "OutputCheck", "VerificationError",
            "artifact_paths", "check_exportable", "check_format_device", "export", "parse_format"]
@@ -322,15 +321,8 @@ def _write(net, graph, xs, fmt: str, stage: Path) -> Path:
     if others:  # external weight files (models over 1-2 GB): not handled yet
         raise RuntimeError(f"MindSpore split the {fmt.upper()} into several files ({', '.join(others)}); "
                            "archspec export handles single-file artifacts only (models under 1 GB)")
-    mode = 0o666 & ~_umask()
-    os.chmod(produced, mode | stat.S_IRUSR)  # MindSpore leaves its output read-only (0400)
+    usual_permissions(produced)  # MindSpore leaves its output read-only (0400)
     return produced
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _locate_unexportable(net, graph, fmt: str, stage: Path) -> SpecError | None:

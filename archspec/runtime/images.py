@@ -236,13 +236,10 @@ def write_pngs(images: Iterable[tuple[Image.Image, Path]]) -> None:
     renamed into place once every one is complete."""
     from contextlib import ExitStack
 
-    umask = os.umask(0)
-    os.umask(umask)
     with ExitStack() as stack:
         for img, path in images:
             tmp = stack.enter_context(atomic_path(path, suffix=".png"))
             img.save(tmp, format="PNG")
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give what a plain open() would
 
 
 def check_out_dir(folder: Path, option: str = "--out") -> None:

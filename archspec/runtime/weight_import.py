@@ -112,7 +112,7 @@ def read_source(path: str | Path) -> tuple[dict[str, np.ndarray], list[str]]:
         raise SpecError("cannot tell the file format from its name", Location(shown),
                         hint="supported: " + ", ".join(SOURCE_SUFFIXES) + " (rename the file if it is one of them)")
     if not arrays:
-        raise SpecError(f"the file holds no tensors", Location(shown))
+        raise SpecError("the file holds no tensors", Location(shown))
     names = list(arrays)
     if len(names) > 1 and all(n.startswith("module.") for n in names):
         arrays = {n[len("module."):]: v for n, v in arrays.items()}

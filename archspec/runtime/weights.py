@@ -108,7 +108,7 @@ def read_checkpoint(path: str | Path, option: str = "--weights") -> dict[str, np
     _check_readable(p, shown, option, what="checkpoint")
     suffix = p.suffix.lower()
     if suffix in (".pth", ".pt", ".npz", ".bin"):
-        raise SpecError(f"this looks like a PyTorch/NumPy file, not a MindSpore checkpoint", Location(shown),
+        raise SpecError("this looks like a PyTorch/NumPy file, not a MindSpore checkpoint", Location(shown),
                         hint="convert it first: archspec weights import SPEC " + shown + " --out model.ckpt")
     if suffix == ".safetensors":
         return _read_safetensors(p, shown)
@@ -137,7 +137,7 @@ def _read_ckpt(p: Path, shown: str) -> dict[str, np.ndarray]:
     if len(data) >= 17 and data[-17:-10] == CRC_TAG:
         body = data[:-17]
         if binascii.crc32(body) != int.from_bytes(data[-10:], "big"):
-            raise SpecError(f"the checkpoint is corrupted: its CRC32 check failed", Location(shown),
+            raise SpecError("the checkpoint is corrupted: its CRC32 check failed", Location(shown),
                             hint="the file changed after it was written; copy or save it again")
     from google.protobuf.message import DecodeError
     from mindspore.train.checkpoint_pb2 import Checkpoint
@@ -154,7 +154,7 @@ def _read_ckpt(p: Path, shown: str) -> dict[str, np.ndarray]:
     chunks: list[bytes] = []
     values = list(ckpt.value)
     if not values:
-        raise SpecError(f"the file holds no tensors", Location(shown),
+        raise SpecError("the file holds no tensors", Location(shown),
                         hint="is it a MindSpore checkpoint? (an unrelated file can parse as an empty one)")
     for i, element in enumerate(values):
         if not element.HasField("tensor"):  # MapParameter (embedding tables): not a network parameter here
@@ -212,7 +212,7 @@ def _read_safetensors(p: Path, shown: str) -> dict[str, np.ndarray]:
         raise SpecError(f"not a readable .safetensors file: it is corrupted, truncated or uses a data "
                         f"type NumPy lacks ({_short(e)})", Location(shown)) from None
     if not arrays:
-        raise SpecError(f"the file holds no tensors", Location(shown))
+        raise SpecError("the file holds no tensors", Location(shown))
     return dict(arrays)
 
 
@@ -259,22 +259,11 @@ def write_checkpoint(arrays: dict[str, Any], path: str | Path, *, force: bool = 
                 data = msg.SerializeToString()
                 total += len(data)
                 if total > PROTO_LIMIT:
-                    raise SpecError(f"the weights exceed MindSpore's 2 GiB .ckpt limit", Location(option))
+                    raise SpecError("the weights exceed MindSpore's 2 GiB .ckpt limit", Location(option))
                 crc = binascii.crc32(data, crc)
                 f.write(data)
             f.write(CRC_TAG + crc.to_bytes(10, "big"))
-        _usual_permissions(tmp)
     return p
-
-
-def _usual_permissions(path: Path) -> None:
-    """mkstemp creates 0600 files; give the checkpoint the permissions a plain open() would."""
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(path, 0o666 & ~umask)
-    except OSError:  # pragma: no cover - e.g. a file system without modes
-        pass
 
 
 def save_weights(net, path: str | Path, *, force: bool = False, option: str = "--save-ckpt") -> Path:

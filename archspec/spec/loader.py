@@ -10,9 +10,8 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
-from archspec.spec import expr
 from archspec.spec.params import ParamDef, evaluate_params, param_defs
-from archspec.spec.schema import BlockDef, SpecFile
+from archspec.spec.schema import SpecFile
 from archspec.spec.yamlsrc import SList, SMap, load_yaml, read_text, slist, smap
 
 

@@ -1,7 +1,7 @@
 """Spec parameters: declarations, typed overrides (CLI strings or Python values), evaluation."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
