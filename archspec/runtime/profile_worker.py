@@ -66,22 +66,6 @@ def _read_ckpt(path: str) -> dict[str, Any]:
     return {name: p.asnumpy() for name, p in mindspore.load_checkpoint(path).items()}
 
 
-def _assign(net, arrays: dict[str, Any]) -> None:
-    """Set every parameter of `net` from `arrays` (by spec parameter name); all must match."""
-    from mindspore import Tensor
-
-    params = {p.name: p for p in net.get_parameters()}
-    missing = sorted(set(params) - set(arrays))
-    extra = sorted(set(arrays) - set(params))
-    if missing or extra:
-        raise RuntimeError(f"prepared weights do not match the network: missing {missing[:5]}, unexpected {extra[:5]}")
-    for name, p in params.items():
-        a = arrays[name]
-        if tuple(a.shape) != tuple(p.shape):
-            raise RuntimeError(f"prepared weight {name} has shape {a.shape}, the network wants {p.shape}")
-        p.set_data(Tensor(a))
-
-
 def _materialize(out) -> list:
     """Wait for and copy the output(s) to host: the timed unit of work ends here."""
     items = out if isinstance(out, (tuple, list)) else (out,)
@@ -187,6 +171,7 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
     from mindspore import nn
 
     from archspec.lower import build_cell, run
+    from archspec.lower.fold import load_arrays
 
     base_rss = _rss_mb()
     graph = _load_graph(job)
@@ -205,7 +190,7 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
             weights = fold_bn_weights(graph, weights)
             graph = fold_bn(graph)
         net = build_cell(graph)
-        _assign(net, weights)
+        load_arrays(net, weights)
         del weights
         if mode != "pynative":
             net.set_jit_config(mindspore.JitConfig(jit_level=rt.jit_level))
@@ -297,6 +282,7 @@ def replay(job: dict[str, Any]) -> dict[str, Any]:
     emit(phase="device setup")
     rt = _setup(job, "pynative")
     from archspec.lower import build_cell
+    from archspec.lower.fold import load_arrays
 
     graph = _load_graph(job)
     weights = _read_ckpt(job["ckpt"])
@@ -306,7 +292,7 @@ def replay(job: dict[str, Any]) -> dict[str, Any]:
         weights = fold_bn_weights(graph, weights)
         graph = fold_bn(graph)
     net = build_cell(graph)
-    _assign(net, weights)
+    load_arrays(net, weights)
     del weights
     xs = _inputs(job, graph)
     n_in = len(xs)

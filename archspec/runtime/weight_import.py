@@ -35,7 +35,7 @@ import numpy as np
 
 from archspec.errors import Location, SpecError, SpecErrors, did_you_mean
 from archspec.runtime.weightmap import MapResult, Rule, WeightMap, default_map_path, load_map
-from archspec.runtime.weights import SHOW_FIRST, listing
+from archspec.runtime.weights import SHOW_FIRST, _read_safetensors, listing
 
 __all__ = ["ImportReport", "import_weights", "read_source", "SOURCE_SUFFIXES"]
 
@@ -193,34 +193,6 @@ def _weights_only_detail(text: str) -> str:
                                          "Please file an issue", "In PyTorch")):
             return line[:200]
     return _short(Exception(text))
-
-
-def _read_safetensors(p: Path, shown: str) -> dict[str, np.ndarray]:
-    try:
-        from safetensors.numpy import load_file
-    except ImportError:  # pragma: no cover - safetensors comes with MindSpore
-        raise SpecError("reading .safetensors needs the 'safetensors' package", Location(shown),
-                        hint="pip install safetensors") from None
-    try:
-        return dict(load_file(str(p)))
-    except Exception as e:  # noqa: BLE001
-        if "bf16" in str(e).lower() or "bfloat16" in str(e).lower():
-            return _read_safetensors_torch(p, shown, e)
-        raise SpecError(f"not a readable .safetensors file: it is corrupted, truncated or of another "
-                        f"format ({_short(e)})", Location(shown)) from None
-
-
-def _read_safetensors_torch(p: Path, shown: str, first: BaseException) -> dict[str, np.ndarray]:
-    """bfloat16 .safetensors: NumPy has no bfloat16, so read through PyTorch when it is installed."""
-    try:
-        from safetensors.torch import load_file
-    except ImportError:
-        raise SpecError(f"the file holds bfloat16 tensors, which need PyTorch to read ({_short(first)})",
-                        Location(shown), hint="install PyTorch, or save the weights as float32") from None
-    try:
-        return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in load_file(str(p)).items()}
-    except Exception as e:  # noqa: BLE001
-        raise SpecError(f"not a readable .safetensors file ({_short(e)})", Location(shown)) from None
 
 
 def _read_npz(p: Path, shown: str) -> dict[str, np.ndarray]:

@@ -209,11 +209,27 @@ def _read_safetensors(p: Path, shown: str) -> dict[str, np.ndarray]:
     try:
         arrays = load_file(str(p))
     except Exception as e:  # noqa: BLE001 - SafetensorError, OSError, a dtype NumPy lacks
-        raise SpecError(f"not a readable .safetensors file: it is corrupted, truncated or uses a data "
-                        f"type NumPy lacks ({_short(e)})", Location(shown)) from None
+        if "bf16" in str(e).lower() or "bfloat16" in str(e).lower():
+            arrays = _read_safetensors_torch(p, shown, e)
+        else:
+            raise SpecError(f"not a readable .safetensors file: it is corrupted, truncated or uses a data "
+                            f"type NumPy lacks ({_short(e)})", Location(shown)) from None
     if not arrays:
         raise SpecError("the file holds no tensors", Location(shown))
     return dict(arrays)
+
+
+def _read_safetensors_torch(p: Path, shown: str, first: BaseException) -> dict[str, np.ndarray]:
+    """bfloat16 .safetensors: NumPy has no bfloat16, so read through PyTorch when it is installed."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise SpecError(f"the file holds bfloat16 tensors, which need PyTorch to read ({_short(first)})",
+                        Location(shown), hint="install PyTorch, or save the weights as float32") from None
+    try:
+        return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in load_file(str(p)).items()}
+    except Exception as e:  # noqa: BLE001
+        raise SpecError(f"not a readable .safetensors file ({_short(e)})", Location(shown)) from None
 
 
 def _short(e: BaseException, limit: int = 300) -> str:
