@@ -11,6 +11,20 @@ from typing import Iterator
 from archspec.errors import Location, SpecError
 
 
+def write_probe(folder: str | Path) -> str | None:
+    """Why files cannot be created in `folder`, or None when they can.
+
+    Tries a real file: `os.access` says yes to root even on read-only file systems.
+    """
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".archspec-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
+
+
 def check_target(path: str | Path, force: bool = False, option: str = "--out") -> Path:
     """Fail early, with a clear message, when `path` cannot be written."""
     p = Path(path)
@@ -21,8 +35,9 @@ def check_target(path: str | Path, force: bool = False, option: str = "--out") -
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.exists():
         raise SpecError(f"folder {parent} does not exist", Location(option), hint=f"create it first: mkdir -p {parent}")
-    if not os.access(parent, os.W_OK):
-        raise SpecError(f"folder {parent} is not writable", Location(option), hint="choose another output path")
+    problem = write_probe(parent)
+    if problem:
+        raise SpecError(f"folder {parent} is not writable ({problem})", Location(option), hint="choose another output path")
     return p
 
 

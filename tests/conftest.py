@@ -1,7 +1,10 @@
 """Shared helpers for the spec tests: write spec files into tmp_path, catch positioned errors."""
 from __future__ import annotations
 
+import signal
 import textwrap
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,26 @@ def find(errs: list[SpecError], text: str) -> SpecError:
         if text in e.message:
             return e
     raise AssertionError(f"no error mentions {text!r}:\n" + "\n".join(e.render() for e in errs))
+
+
+class TimeLimit(BaseException):
+    """Raised by the alarm; a BaseException so that no `except Exception` can swallow it."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Interrupt the body after `seconds` (SIGALRM, main thread, POSIX); elsewhere only measure."""
+    if not (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()):
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise TimeLimit()
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

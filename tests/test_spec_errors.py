@@ -4,14 +4,12 @@ hostile inputs (huge files, deep nesting, alias bombs, huge repeats, self-nestin
 from __future__ import annotations
 
 import re
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import HEAD, all_errors, assert_at, catch, errors_of, find, load_resolve, one_error, pos, write
+from conftest import (HEAD, TimeLimit, all_errors, assert_at, catch, errors_of, find, load_resolve, one_error, pos,
+                      time_limit, write)
 
 from archspec import SpecError, SpecErrors, load, resolve
 from archspec.errors import MAX_REPORTED_ERRORS
@@ -968,28 +966,6 @@ graph:
 LIMIT = 10.0  # seconds: a bound against hangs, not a benchmark
 
 
-class _TimeLimit(BaseException):
-    """Raised by the alarm; a BaseException so that no `except Exception` can swallow it."""
-
-
-@contextmanager
-def time_limit(seconds: float):
-    """Interrupt the body after `seconds` (SIGALRM, main thread, POSIX); elsewhere only measure."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
-        return
-
-    def alarm(signum, frame):
-        raise _TimeLimit()
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def bounded(path: Path, ok: bool = False):
@@ -1004,7 +980,7 @@ def bounded(path: Path, ok: bool = False):
                 graph = load_resolve(path)
             except (SpecError, SpecErrors) as e:
                 errs = all_errors(e)
-    except _TimeLimit:
+    except TimeLimit:
         timed_out = True
     if timed_out:  # outside the except block: no traceback through the interrupted parser
         pytest.fail(f"loading {path.name} did not finish within {LIMIT:.0f} s", pytrace=False)

@@ -4,12 +4,9 @@ leaking), and every reported position lies inside the file."""
 from __future__ import annotations
 
 import re
-import signal
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import all_errors
+from conftest import TimeLimit, all_errors, time_limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -128,26 +125,6 @@ def mutate(text: str, m: tuple) -> str:
     return "\n".join(lines)
 
 
-class _TimeLimit(BaseException):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: float):
-    if not (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()):
-        yield
-        return
-
-    def alarm(signum, frame):
-        raise _TimeLimit()
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def check(path: Path, text: str, overrides=None, source: str = "overrides") -> None:
@@ -162,7 +139,7 @@ def check(path: Path, text: str, overrides=None, source: str = "overrides") -> N
                 archspec.resolve(archspec.load(path, overrides, override_source=source))
             except (SpecError, SpecErrors) as e:
                 err = e
-    except _TimeLimit:
+    except TimeLimit:
         timed_out = True
     assert not timed_out, "load + resolve took more than 10 s on:\n" + text
     if err is None:

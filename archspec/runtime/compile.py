@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from archspec.errors import Location, SpecError
+from archspec.fileio import write_probe
 from archspec.runtime.device import DEFAULT_JIT_LEVEL, JIT_LEVELS, OM_PATH_VAR, scratch_dir
 
 SAVE_VAR = "MS_DEV_SAVE_GRAPHS"
@@ -168,12 +169,13 @@ def check_ir_dir(path: str | Path, option: str = "--dump-ir") -> Path:
         raise SpecError(f"{p} exists and is not a folder", Location(option), hint="give a folder for the IR files")
     try:
         p.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".archspec-probe-", dir=p)
-        os.close(fd)
-        os.unlink(probe)
     except OSError as e:
         raise SpecError(f"cannot write IR files to {p}: {e.strerror or e}", Location(option),
                         hint="choose a folder you can write to") from None
+    problem = write_probe(p)
+    if problem:
+        raise SpecError(f"cannot write IR files to {p}: {problem}", Location(option),
+                        hint="choose a folder you can write to")
     return p
 
 

@@ -7,7 +7,6 @@ the functions that need it (the CLI does).
 """
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from archspec.errors import ErrorSink, Location, SpecError
-from archspec.fileio import atomic_path
+from archspec.fileio import atomic_path, write_probe
 from archspec.spec.inference import Preprocess
 from archspec.spec.labels import Labels
 
@@ -245,8 +244,6 @@ def write_pngs(images: Iterable[tuple[Image.Image, Path]]) -> None:
 def check_out_dir(folder: Path, option: str = "--out") -> None:
     """The output folder (or, when it does not exist yet, the folder that will hold it) must be a
     writable folder; tried by writing a probe file, which also covers read-only filesystems."""
-    import tempfile
-
     target = folder
     while not target.exists():
         if target.parent == target:
@@ -254,10 +251,7 @@ def check_out_dir(folder: Path, option: str = "--out") -> None:
         target = target.parent
     if target.exists() and not target.is_dir():
         raise SpecError(f"{target} is a file, not a folder", Location(option), hint="choose a folder for the outputs")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".archspec-probe-", dir=target)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise SpecError(f"folder {target} is not writable ({e.strerror or e})", Location(option),
-                        hint="choose another output folder with --out") from None
+    problem = write_probe(target)
+    if problem:
+        raise SpecError(f"folder {target} is not writable ({problem})", Location(option),
+                        hint="choose another output folder with --out")

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from archspec.errors import Location, SpecError
+from archspec.fileio import write_probe
 
 MODES = ("pynative", "graph", "graph-fold", "mindir")
 MODE_LABELS = {
@@ -157,8 +158,9 @@ def check_request(req: ProfileRequest) -> None:
         parent = t if t.exists() else t.parent
         if not parent.exists():
             raise SpecError(f"folder {parent} does not exist", Location("--trace"), hint=f"create it first: mkdir -p {parent}")
-        if not os.access(parent, os.W_OK):
-            raise SpecError(f"folder {parent} is not writable", Location("--trace"))
+        problem = write_probe(parent)
+        if problem:
+            raise SpecError(f"folder {parent} is not writable ({problem})", Location("--trace"))
         req.trace_dir = str(t.resolve())
     if req.timeout is not None and req.timeout <= 0:
         raise SpecError("--timeout must be positive", Location("--timeout"))
