@@ -248,3 +248,22 @@ def test_parse_ascend_kernel_details(tmp_path):
     assert res["source"].endswith("(kernel_details.csv)")
     assert res["kernels"][0]["node"] == "c" and res["kernels"][0]["ms_per_step"] == pytest.approx(0.2)
     assert res["kernels"][1]["node"] is None
+
+
+def test_gflops_counts_the_batch_once(tmp_path):
+    """graph.total_macs already covers the whole batch: GFLOP/s must not multiply by it again."""
+    import numpy as np
+
+    from archspec.runtime.profile import _compare
+
+    class G:
+        total_macs = 2_000_000_000  # a batch-2 graph's MACs
+
+    out = np.ones((2, 3), np.float32)
+    for mode in ("pynative", "graph"):
+        np.savez(tmp_path / f"out-{mode}.npz", out)
+    results = [{"mode": "pynative", "median_ms": 1000.0, "batch": 2},
+               {"mode": "graph", "median_ms": 500.0, "batch": 2}]
+    _compare(results, tmp_path, G())
+    assert results[0]["gflops_per_s"] == 4.0 and results[1]["gflops_per_s"] == 8.0
+    assert results[1]["speedup_vs_pynative"] == 2.0 and results[1]["max_abs_diff"] == 0.0

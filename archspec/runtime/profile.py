@@ -280,7 +280,8 @@ def _compare(results: list[dict[str, Any]], work: Path, graph) -> None:
         r["rel_diff"] = diff / scale if scale > 0 else diff
         r["output_max_abs"] = max((float(np.max(np.abs(a))) for a in got if a.size), default=0.0)
         r["speedup_vs_pynative"] = (pyn["median_ms"] / r["median_ms"]) if pyn and r["median_ms"] > 0 else None
-        r["gflops_per_s"] = (2 * macs * r["batch"] / 1e9) / (r["median_ms"] / 1e3) if r["median_ms"] > 0 else None
+        # graph MACs already count the whole batch
+        r["gflops_per_s"] = (2 * macs / 1e9) / (r["median_ms"] / 1e3) if r["median_ms"] > 0 else None
     for r in results:
         r["reference_mode"] = results[0]["mode"]
 
