@@ -107,3 +107,14 @@ def time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture(scope="module")
+def ms():
+    """MindSpore on CPU in PYNATIVE mode, seeded (skips when MindSpore is not installed)."""
+    mindspore = pytest.importorskip("mindspore")
+    from archspec.runtime.device import setup
+
+    setup("CPU", "pynative")
+    mindspore.set_seed(0)
+    return mindspore

@@ -16,16 +16,6 @@ SMALL = {"deeplabv3p.yaml": 65, "deeplabv3p_resnet101.yaml": 65, "deeplabv3p_mob
          "resnet50.yaml": 64, "mobilenetv2.yaml": 64}
 
 
-@pytest.fixture(scope="module")
-def ms():
-    mindspore = pytest.importorskip("mindspore")
-    from archspec.runtime.device import setup
-
-    setup("CPU", "pynative")
-    mindspore.set_seed(0)
-    return mindspore
-
-
 def small_graph(name: str, **overrides):
     spec = archspec.load(SPECS / name, overrides={"size": SMALL[name], **overrides})
     return archspec.resolve(spec)

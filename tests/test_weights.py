@@ -33,16 +33,6 @@ outputs: [fc]
 
 
 @pytest.fixture(scope="module")
-def ms():
-    mindspore = pytest.importorskip("mindspore")
-    from archspec.runtime.device import setup
-
-    setup("CPU", "pynative")
-    mindspore.set_seed(0)
-    return mindspore
-
-
-@pytest.fixture(scope="module")
 def tiny_spec(tmp_path_factory):
     p = tmp_path_factory.mktemp("spec") / "tiny.yaml"
     p.write_text(TINY)

@@ -119,26 +119,25 @@ def ir_capture_mode() -> str | None:
     return _state["mode"]
 
 
-def read_kernels(path: str | Path) -> Counter:
-    """Kernel kinds in a MindSpore actor-set dump (`final_actor_set_kernel_graph_<n>.ir`)."""
+def _count_matches(path: str | Path, pattern, kind=lambda name: name) -> Counter:
+    """Count, by kind, the lines of an IR text file that `pattern` matches (group 1 names the kind)."""
     counts: Counter = Counter()
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            m = _KERNEL_LINE.match(line)
+            m = pattern.match(line)
             if m:
-                counts[m.group(1)] += 1
+                counts[kind(m.group(1))] += 1
     return counts
+
+
+def read_kernels(path: str | Path) -> Counter:
+    """Kernel kinds in a MindSpore actor-set dump (`final_actor_set_kernel_graph_<n>.ir`)."""
+    return _count_matches(path, _KERNEL_LINE)
 
 
 def read_graph_nodes(path: str | Path) -> Counter:
     """Node kinds (CNodes) in a MindSpore IR text file, e.g. `graph_build_<n>_<seq>.ir`."""
-    counts: Counter = Counter()
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            m = _GRAPH_LINE.match(line)
-            if m:
-                counts[_kind(m.group(1))] += 1
-    return counts
+    return _count_matches(path, _GRAPH_LINE, _kind)
 
 
 def _kind(op: str) -> str:
