@@ -228,14 +228,15 @@ def test_upsample_lowering_option_keeps_graph_and_params(ms):
     assert "BilinearMatMul" in kinds(mm) and "Resize" not in kinds(mm) and "Resize" in kinds(net)
     assert [p.name for p in mm.get_parameters()] == [p.name for p in net.get_parameters()]
     assert isinstance(mm.nodes[-1], BilinearMatMul) and isinstance(net.nodes[-1], Resize)
-    assert mm.lower_options == {"add.kernel": "addn", "upsample.bilinear": "matmul"}
+    assert mm.lower_options == {"add.kernel": "addn", "conv.winograd": "off", "upsample.bilinear": "matmul"}
 
 
 @pytest.mark.parametrize("options,needle", [
     ({"upsampel.bilinear": "matmul"}, "did you mean 'upsample'"),
     ({"upsample.bilinaer": "matmul"}, "did you mean 'upsample.bilinear'"),
     ({"upsample.bilinear": "cubic"}, "must be one of resize, matmul"),
-    ({"conv.bilinear": "matmul"}, "has no lowering options"),
+    ({"concat.bilinear": "matmul"}, "has no lowering options"),
+    ({"conv.winograd": "yes"}, "must be one of off, on"),
 ])
 def test_unknown_lowering_options_are_clean_errors(options, needle):
     from archspec.ops.registry import lower_options

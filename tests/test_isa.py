@@ -82,7 +82,14 @@ def reference(impl: str) -> bool:
 def env(monkeypatch):
     for k in (isa.ENV_VAR, isa.DISABLE_VAR):
         monkeypatch.delenv(k, raising=False)
+    monkeypatch.setattr(isa, "_applied", {})  # forget what earlier tests in this process set
     return monkeypatch
+
+
+def test_a_second_call_repeats_what_archspec_set(env):
+    env.setattr(isa, "cpu_has_avx512", lambda: True)
+    first = isa.apply_isa_fix()
+    assert isa.apply_isa_fix() == first and "set by the user" not in first
 
 
 def test_fix_sets_avx2_on_avx512(env):

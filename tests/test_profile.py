@@ -81,12 +81,39 @@ def test_three_modes_json_separate_processes_and_matching_outputs(tmp_path):
     # Folding changes the arithmetic (BN statistics are randomized, so the fold is not the identity),
     # yet the output stays within float32 rounding.
     assert by["graph-fold"]["max_abs_diff"] > 0
+    # MobileNetV2 has no conv the Winograd kernel would speed up
+    assert by["graph-fold"]["cpu_kernels"]["winograd_convs"] == 0
     pids = [m["pid"] for m in report["modes"]]
     assert len(set(pids)) == 3 and os.getpid() not in pids
     # The table: one row per mode.
     for mode in ("pynative", "graph", "graph-fold"):
         assert f"  {mode} " in r.stdout
     assert "first call" in r.stdout and "max abs diff" in r.stdout and "reference" in r.stdout
+
+
+WIDE = """\
+archspec: 1
+name: wide
+input: {image: [1, 256, 65, 65]}
+graph:
+  - {id: c, op: conv, out: 256, k: 3, bn: true, act: relu}
+outputs: [c]
+"""
+
+
+@pytest.mark.parametrize("flag,convs", [((), 1), (("--no-winograd",), 0)])
+def test_graph_fold_runs_the_winograd_kernel_on_wide_convs(tmp_path, flag, convs):
+    spec = tmp_path / "wide.yaml"
+    spec.write_text(WIDE, encoding="utf-8")
+    out = tmp_path / "report.json"
+    r = archspec("profile", str(spec), "--modes", "graph,graph-fold", "--iters", "2", "--warmup", "0",
+                 "--json", str(out), *flag)
+    assert r.returncode == 0, r.stderr
+    fold = json.loads(out.read_text())["modes"][1]
+    assert fold["cpu_kernels"]["winograd_convs"] == convs
+    assert fold["cpu_kernels"]["options"] == ({"conv.winograd": "on"} if convs else {})
+    assert fold["rel_diff"] < 1e-5  # against MindSpore's own conv in the graph mode
+    assert f"{convs} conv(s) use it" in r.stdout
 
 
 def test_ops_breakdown_names_spec_nodes_and_keeps_the_trace(tiny, tmp_path):

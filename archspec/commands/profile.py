@@ -35,6 +35,9 @@ def profile(
     json_path: Optional[Path] = typer.Option(None, "--json", metavar="FILE", help="Also write the full report as JSON."),
     no_isa_fix: bool = typer.Option(False, "--no-isa-fix", help="Do not cap oneDNN at AVX2 (shows MindSpore's "
                                                                 "out-of-the-box CPU speed)."),
+    no_winograd: bool = typer.Option(False, "--no-winograd", help="graph-fold on CPU: keep MindSpore's own conv for "
+                                                                  "every layer instead of archspec's NumPy Winograd "
+                                                                  "kernel for large 3x3 convs."),
     ops: bool = typer.Option(False, "--ops", help="Per-op breakdown of the graph mode with MindSpore's profiler."),
     top: int = typer.Option(15, "--top", help="Rows of the per-op tables."),
     trace: Optional[Path] = typer.Option(None, "--trace", metavar="DIR",
@@ -53,7 +56,7 @@ def profile(
 
     req = ProfileRequest(spec=str(spec), modes=parse_modes(modes), device=device, jit_level=jit_level, iters=iters,
                          warmup=warmup, seed=seed, weights=str(weights) if weights else None, isa_fix=not no_isa_fix,
-                         ops=ops, top=top, trace_dir=str(trace) if trace else None, ops_replay=ops_replay,
+                         winograd=not no_winograd, ops=ops, top=top, trace_dir=str(trace) if trace else None, ops_replay=ops_replay,
                          timeout=timeout, allow_outside_imports=allow_outside_imports)
     check_request(req)  # bad arguments fail here, before the spec is even loaded
     if json_path is not None:
@@ -181,6 +184,10 @@ def print_report(report: dict[str, Any]) -> None:
              f"{report['reference_mode']} output, whose largest magnitude is {_ref_scale(report)}."]
     if report["device"] == "CPU":
         notes.append(f"CPU oneDNN ISA: {report['cpu_isa']}.")
+    fold = next((r for r in report["modes"] if r.get("cpu_kernels")), None)
+    if fold:
+        k = fold["cpu_kernels"]
+        notes.append(f"graph-fold CPU kernels: {k['reason']}; {k['winograd_convs']} conv(s) use it.")
     jl = report.get("jit_level")
     notes.append(f"graph jit level: {jl}; MindSpore {report['mindspore']}; {report['machine']['cpu']}, "
                  f"{report['machine']['cores']} cores.")

@@ -5,7 +5,8 @@ context key), `mindspore.device_context.<device>.is_available()` (not the deprec
 `mindspore.hal.is_available`). The jit level itself is given to each compiled Cell (see
 `archspec.runtime.compile`), not to a global context key.
 
-On CPU the oneDNN ISA fix is applied before MindSpore is imported (see isa.py). MindSpore writes
+On CPU the oneDNN ISA fix and the OpenBLAS core fix are applied before MindSpore (and with it
+NumPy) is imported, when this process has not imported them yet (see isa.py). MindSpore writes
 `rank_0/om/analyze_fail.ir` into the current folder when a graph fails to compile; setup points
 that at archspec's scratch folder (`MS_OM_PATH`) unless the user chose a place, so commands never
 litter the user's folder.
@@ -19,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from archspec.errors import Location, SpecError
-from archspec.runtime.isa import apply_isa_fix
+from archspec.runtime.isa import apply_blas_fix, apply_isa_fix
 
 DEVICES = ("CPU", "GPU", "Ascend")
 MODES = ("pynative", "graph")
@@ -38,6 +39,7 @@ class Runtime:
     isa: str
     available: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
+    blas: str = "not applicable"  # the OpenBLAS core fix for NumPy (isa.apply_blas_fix)
 
 
 def canonical_device(device: str) -> str:
@@ -93,6 +95,7 @@ def setup(device: str = "CPU", mode: str = "graph", jit_level: str | None = None
         raise SpecError(f"unknown mode '{mode}'", Location("--mode"), hint="use pynative or graph")
     level = check_jit_level(jit_level, device)
     isa = apply_isa_fix(isa_fix) if device == "CPU" else "not applicable"
+    blas = apply_blas_fix() if device == "CPU" else "not applicable"
     os.environ.setdefault("GLOG_v", "3")  # MindSpore's C++ log: errors only
     os.environ.setdefault(OM_PATH_VAR, scratch_dir("om"))  # analyze_fail.ir goes here, not into the cwd
     import mindspore
@@ -108,7 +111,7 @@ def setup(device: str = "CPU", mode: str = "graph", jit_level: str | None = None
     notes = []
     if level == "O2":
         notes.append("jit level O2 (GE whole-graph sink) is deprecated by MindSpore since 2.9")
-    return Runtime(device=device, mode=mode, jit_level=level, isa=isa, available=available, notes=notes)
+    return Runtime(device=device, mode=mode, jit_level=level, isa=isa, available=available, notes=notes, blas=blas)
 
 
 def _set_device(mindspore, device: str) -> None:

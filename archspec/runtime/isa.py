@@ -1,41 +1,120 @@
-"""The oneDNN ISA fix for MindSpore's CPU backend.
+"""CPU fixes that must run before MindSpore (oneDNN) and NumPy (OpenBLAS) load.
+
+1. The oneDNN ISA fix for MindSpore's CPU backend.
 
 On AVX-512 machines MindSpore 2.10's oneDNN picks a *reference* 3x3 convolution
 (`DNNL_VERBOSE=1` prints `jit_uni_ncsp:conv+ref:any`), about 100x slower than the `x64:gemm:jit`
 kernel it picks when capped at AVX2. oneDNN reads `ONEDNN_MAX_CPU_ISA` once, when it first
 dispatches a kernel, so this must run before MindSpore executes anything; the CLI calls it
-before importing MindSpore. This module must not import MindSpore itself.
+before importing MindSpore.
+
+2. The OpenBLAS core fix for NumPy. OpenBLAS picks its kernels from the CPU model number; on
+virtual machines that hide it (this project's CI runs on one) it falls back to its Prescott
+(SSE3) kernels: a 2048^2 SGEMM runs at about 65 GFLOP/s instead of about 310 with its SkylakeX
+(AVX-512) kernels. archspec's Winograd kernel (`archspec.kernels.winograd`) does its
+multiplications in NumPy, so the fix names the core from the CPU flags (`OPENBLAS_CORETYPE`)
+before NumPy is first imported, never over a user's value.
+
+This module must import neither MindSpore nor NumPy.
 """
 from __future__ import annotations
 
+import ctypes
+import glob
 import os
 import platform
+import sys
 
 ENV_VAR = "ONEDNN_MAX_CPU_ISA"
 DISABLE_VAR = "ARCHSPEC_NO_ISA_FIX"  # set to 1 to keep oneDNN's own choice
 FIX_VALUE = "AVX2"
 
 
-def cpu_has_avx512() -> bool:
+BLAS_VAR = "OPENBLAS_CORETYPE"
+# OpenBLAS core sets that NumPy's wheels carry, by the CPU flags their kernels need
+_BLAS_CORES = (("SkylakeX", {"avx512f", "avx512bw", "avx512dq", "avx512vl"}), ("Haswell", {"avx2", "fma"}))
+# Cores whose SGEMM is too slow for the Winograd kernel to beat MindSpore's own convolution
+SLOW_BLAS_CORES = ("prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine",
+                   "northwood", "banias", "opteron", "barcelona", "bobcat", "generic")
+
+
+def cpu_flags() -> set[str]:
+    """The x86 CPU flags from /proc/cpuinfo (empty elsewhere)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
+        return set()
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
                 if line.startswith("flags"):
-                    return "avx512f" in line.split()
+                    return set(line.split(":", 1)[1].split())
     except OSError:
-        return False
-    return False
+        pass
+    return set()
+
+
+def cpu_has_avx512() -> bool:
+    return "avx512f" in cpu_flags()
+
+
+def apply_blas_fix() -> str:
+    """Name OpenBLAS's core from the CPU flags unless the user did or NumPy is already loaded."""
+    if BLAS_VAR in os.environ:
+        return _kept(BLAS_VAR)
+    if "numpy" in sys.modules:
+        return f"not applied: NumPy was imported first (set {BLAS_VAR} before starting Python)"
+    flags = cpu_flags()
+    for core, needs in _BLAS_CORES:
+        if needs <= flags:
+            return _set(BLAS_VAR, core, f"{BLAS_VAR}={core} (NumPy's OpenBLAS: kernels for this CPU's ISA)")
+    return "not needed (no AVX2)"
+
+
+def numpy_blas_core() -> str | None:
+    """The core NumPy's bundled OpenBLAS runs ("SkylakeX", "Prescott", ...); None when NumPy uses
+    another BLAS or the library cannot be found. Imports NumPy."""
+    import numpy
+
+    here = os.path.dirname(numpy.__file__)
+    for lib in sorted(glob.glob(os.path.join(here, os.pardir, "numpy.libs", "*openblas*"))
+                      + glob.glob(os.path.join(here, ".dylibs", "*openblas*"))):
+        try:
+            handle = ctypes.CDLL(lib)
+        except OSError:
+            continue
+        for symbol in ("openblas_get_corename64_", "openblas_get_corename"):
+            fn = getattr(handle, symbol, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode("ascii", "replace").strip()
+    return None
+
+
+def blas_is_slow(core: str | None) -> bool:
+    return core is not None and core.lower() in SLOW_BLAS_CORES
 
 
 def apply_isa_fix(enabled: bool = True) -> str:
     """Cap oneDNN at AVX2 on AVX-512 CPUs unless the user chose otherwise. Returns what was done."""
     if ENV_VAR in os.environ:
-        return f"kept {ENV_VAR}={os.environ[ENV_VAR]} (set by the user)"
+        return _kept(ENV_VAR)
     if not enabled or os.environ.get(DISABLE_VAR, "") not in ("", "0"):
         return "off (oneDNN picks its own kernels)"
     if not cpu_has_avx512():
         return "not needed (no AVX-512)"
-    os.environ[ENV_VAR] = FIX_VALUE
-    return f"{ENV_VAR}={FIX_VALUE} (AVX-512 CPU: avoids oneDNN's reference convolution)"
+    return _set(ENV_VAR, FIX_VALUE, f"{ENV_VAR}={FIX_VALUE} (AVX-512 CPU: avoids oneDNN's reference convolution)")
+
+
+_applied: dict[str, tuple[str, str]] = {}  # variable -> (value archspec set, its description)
+
+
+def _set(var: str, value: str, description: str) -> str:
+    os.environ[var] = value
+    _applied[var] = (value, description)
+    return description
+
+
+def _kept(var: str) -> str:
+    value = os.environ[var]
+    if _applied.get(var, ("", ""))[0] == value:
+        return _applied[var][1]  # set by an earlier call in this process
+    return f"kept {var}={value} (set by the user)"

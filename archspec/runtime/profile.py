@@ -95,6 +95,7 @@ class ProfileRequest:
     seed: int = 0
     weights: str | None = None
     isa_fix: bool = True
+    winograd: bool = True  # graph-fold on CPU may use archspec's Winograd kernel (runtime.cpu_kernels)
     ops: bool = False
     top: int = 15
     trace_dir: str | None = None
@@ -198,7 +199,7 @@ def run_profile(req: ProfileRequest, graph, on_event: Event | None = None) -> di
         base = {
             "spec": str(Path(req.spec).resolve()), "overrides": req.overrides, "input_shapes": req.input_shapes,
             "allow_outside_imports": req.allow_outside_imports, "device": req.device, "jit_level": req.jit_level,
-            "isa_fix": req.isa_fix, "seed": req.seed, "inputs": str(work / "inputs.npz"),
+            "isa_fix": req.isa_fix, "winograd": req.winograd, "seed": req.seed, "inputs": str(work / "inputs.npz"),
             "ckpt": str(work / "weights.ckpt"), "mindir": str(work / "model") if "mindir" in req.modes else None,
         }
 

@@ -184,12 +184,20 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
         call = runner
     else:
         weights = _read_ckpt(job["ckpt"])
+        options = {}
         if mode == "graph-fold":
             from archspec.graph.passes import fold_bn, fold_bn_weights
+            from archspec.runtime.cpu_kernels import choose
 
             weights = fold_bn_weights(graph, weights)
             graph = fold_bn(graph)
-        net = build_cell(graph)
+            kernels = choose(rt.device, job.get("winograd", True))
+            options = kernels.options
+        net = build_cell(graph, options=options)
+        if mode == "graph-fold":
+            from archspec.runtime.cpu_kernels import count_winograd
+
+            cpu_kernels = {"options": options, "reason": kernels.reason, "winograd_convs": count_winograd(net)}
         load_arrays(net, weights)
         del weights
         if mode != "pynative":
@@ -229,6 +237,9 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
         "base_rss_mb": base_rss, "peak_rss_mb": peak_rss, "device_peak_mb": _device_peak_mb(rt.device),
         "output_shapes": [list(o.shape) for o in outs],
     }
+    if mode == "graph-fold":
+        result["cpu_kernels"] = cpu_kernels
+        result["blas"] = rt.blas
     if job.get("ops"):
         emit(phase="profiling ops")
         result["ops"] = profile_ops(call, xs, graph, rt.device, job["ops"], mode)
@@ -289,9 +300,12 @@ def replay(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("fold"):
         from archspec.graph.passes import fold_bn, fold_bn_weights
 
+        from archspec.runtime.cpu_kernels import choose
+
         weights = fold_bn_weights(graph, weights)
         graph = fold_bn(graph)
-    net = build_cell(graph)
+        options = choose(rt.device, job.get("winograd", True)).options
+    net = build_cell(graph, options=options if job.get("fold") else None)
     load_arrays(net, weights)
     del weights
     xs = _inputs(job, graph)
