@@ -257,6 +257,8 @@ def run_ms_mode(mode: str, base: dict[str, Any], work: Path, iters: int, warmup:
             else:
                 os.environ[k] = v
     res["detail"] = f"{res['exec_mode']}, jit level {res.get('jit_level') or '-'}, oneDNN ISA: {res['cpu_isa']}"
+    if res.get("cpu_kernels"):
+        res["detail"] += f"; CPU kernels: {res['cpu_kernels']['reason']}, {res['cpu_kernels']['winograd_convs']} conv(s)"
     return res
 
 
@@ -424,7 +426,11 @@ def render(report: dict[str, Any]) -> str:
         f"{r['macs'] / 1e9:.2f} GMACs (the graph's count, the same for every engine) / median. Peak RSS is the "
         f"engine process's high-water mark, its runtime included; in parentheses after importing the runtime.",
         f"- Engines: MindSpore rows are `archspec profile`'s mode workers (one process each, oneDNN capped at AVX2 "
-        f"by archspec's ISA fix unless 'out of the box'); PyTorch eager is the graph rebuilt by "
+        f"by archspec's ISA fix unless 'out of the box'"
+        + (f"; GRAPH, BN folded runs {fold['cpu_kernels']['winograd_convs']} wide 3x3 conv(s) with archspec's NumPy "
+           f"Winograd kernel, the rest with MindSpore's kernels"
+           if fold and (fold.get("cpu_kernels") or {}).get("winograd_convs") else "")
+        + f"); PyTorch eager is the graph rebuilt by "
         f"`benchmarks/torch_from_graph.py` ({r['threads']} threads, `inference_mode`); ONNX Runtime runs "
         f"archspec's ONNX export ({r['threads']} intra-op threads, BN folded; bilinear upsampling as MatMuls, "
         f"{r['matmul_bilinear_macs'] / 1e9:.3g} GMACs more than the graph's count).",
@@ -583,7 +589,7 @@ def main(argv: list[str]) -> int:
                    "times_ms": res["times_ms"], "iters": len(res["times_ms"]),
                    "gflops_per_s": 2 * graph.total_macs / 1e9 / (stats["median_ms"] / 1e3),
                    "max_abs_diff": diff, "rel_diff": rel, "load_before": load, "detail": res.get("detail", ""),
-                   "wall_s": time.perf_counter() - t0}
+                   "cpu_kernels": res.get("cpu_kernels"), "wall_s": time.perf_counter() - t0}
             results[eng] = row
             log(f"  median {row['median_ms']:.1f} ms (p10 {row['p10_ms']:.1f}, p90 {row['p90_ms']:.1f}), "
                 f"peak RSS {row['peak_rss_mb']:.0f} MB, diff {diff:.2e} (rel {rel:.1e}); {res.get('detail', '')}")

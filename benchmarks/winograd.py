@@ -28,6 +28,9 @@ DEFAULT_SHAPES = [
     (64, 64, 129),  # ResNet layer1 3x3 (stride 4)
     (128, 128, 65),  # ResNet layer2 3x3 (stride 8)
     (256, 256, 33),  # ResNet layer3 3x3 (stride 16)
+    (512, 512, 33),  # ResNet-50 layer4.0.conv2 at output stride 16 (dilation 1)
+    (256, 256, 65),
+    (512, 512, 17),
     (64, 64, 65),
     (32, 32, 129),
 ]

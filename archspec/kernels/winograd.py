@@ -51,15 +51,13 @@ class _Workspace:
         self.lock = threading.Lock()
         self._buffers: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], zero: bool = False) -> np.ndarray:
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """An uninitialized float32 array of `shape` (its contents are whatever the last call left)."""
         size = int(np.prod(shape))
         buf = self._buffers.get(name)
         if buf is None or buf.size < size:
             buf = self._buffers[name] = np.empty(size, np.float32)
-        out = buf[:size].reshape(shape)
-        if zero:
-            out.fill(0.0)
-        return out
+        return buf[:size].reshape(shape)
 
 
 _workspace = _Workspace()
@@ -168,6 +166,7 @@ def _conv_image(x: np.ndarray, u: np.ndarray, b: np.ndarray, act: str | None, y:
     _parallel(split, c)
 
     t = ws.get("rows", (2, c * n + 1))  # one row-transformed plane pair (+1: the column reads)
+    t[:, c * n :] = 0.0
     v = ws.get("v", (16, c * n))
     m = ws.get("m", (16, k * n))
     s = ws.get("s", (4, k * n))
@@ -177,6 +176,8 @@ def _conv_image(x: np.ndarray, u: np.ndarray, b: np.ndarray, act: str | None, y:
         planes = p[bi]
 
         def input_transform(lo: int, hi: int) -> None:
+            # Reads past [a0, a1) (a row or a column further) land in the next channel's block,
+            # which another thread may be writing: they feed only spare results.
             a0, a1 = lo * n, hi * n
             # tile rows 0,1,2,3 = even, odd, next even, next odd rows of the parity planes
             for a in range(4):
