@@ -198,8 +198,8 @@ def test_validate_does_not_import_mindspore(tmp_path):
 
 IMPORT_LAYERS = textwrap.dedent("""\
     import importlib, pkgutil, sys
-    import archspec.spec, archspec.graph
-    for pkg in (archspec.spec, archspec.graph):
+    import archspec.spec, archspec.graph, archspec.kernels
+    for pkg in (archspec.spec, archspec.graph, archspec.kernels):
         for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
             importlib.import_module(info.name)
     import archspec
@@ -210,7 +210,7 @@ IMPORT_LAYERS = textwrap.dedent("""\
 """)
 
 
-def test_spec_and_graph_layers_do_not_import_mindspore_at_runtime():
+def test_spec_graph_and_kernel_layers_do_not_import_mindspore_at_runtime():
     r = subprocess.run([sys.executable, "-c", IMPORT_LAYERS, str(SPECS / "resnet50.yaml")], capture_output=True,
                        text=True, cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
