@@ -239,23 +239,16 @@ def run_child(kind: str, job: dict[str, Any], work: Path, env: dict[str, str] | 
 
 def run_ms_mode(mode: str, base: dict[str, Any], work: Path, iters: int, warmup: int, isa_fix: bool) -> dict[str, Any]:
     """One archspec profile mode worker (archspec.runtime.profile.run_worker), unchanged."""
+    from archspec.envvars import scoped_environ
     from archspec.runtime.profile import run_worker
 
     ms_mode = "graph" if mode == "ms-oob" else mode
     job = {**base, "kind": "mode", "mode": ms_mode, "iters": iters, "warmup": warmup, "isa_fix": isa_fix,
            "outputs": str(work / f"out-{mode}.npz"), "ops": None}
-    saved = {k: os.environ.get(k) for k in ("ONEDNN_MAX_CPU_ISA", "ARCHSPEC_NO_ISA_FIX")}
-    try:
-        if not isa_fix:  # out of the box: no cap, whatever this shell had
-            os.environ.pop("ONEDNN_MAX_CPU_ISA", None)
-            os.environ["ARCHSPEC_NO_ISA_FIX"] = "1"
+    # out of the box: no cap, whatever this shell had
+    changes = {} if isa_fix else {"ONEDNN_MAX_CPU_ISA": None, "ARCHSPEC_NO_ISA_FIX": "1"}
+    with scoped_environ(changes):
         res = run_worker(job, mode, work, lambda kind, **data: None)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     res["detail"] = f"{res['exec_mode']}, jit level {res.get('jit_level') or '-'}, oneDNN ISA: {res['cpu_isa']}"
     if res.get("cpu_kernels"):
         res["detail"] += f"; CPU kernels: {res['cpu_kernels']['reason']}, {res['cpu_kernels']['winograd_convs']} conv(s)"
@@ -425,10 +418,10 @@ def render(report: dict[str, Any]) -> str:
         f"out of the box: {r['oob_iters']} timed call{'s' if r['oob_iters'] != 1 else ''} after the compiling first call. GFLOP/s = 2 x "
         f"{r['macs'] / 1e9:.2f} GMACs (the graph's count, the same for every engine) / median. Peak RSS is the "
         f"engine process's high-water mark, its runtime included; in parentheses after importing the runtime.",
-        f"- Engines: MindSpore rows are `archspec profile`'s mode workers (one process each, oneDNN capped at AVX2 "
-        f"by archspec's ISA fix unless 'out of the box'"
+        "- Engines: MindSpore rows are `archspec profile`'s mode workers (one process each, oneDNN capped at AVX2 "
+        "by archspec's ISA fix unless 'out of the box'"
         + (f"; GRAPH, BN folded runs {fold['cpu_kernels']['winograd_convs']} wide 3x3 conv(s) with archspec's NumPy "
-           f"Winograd kernel, the rest with MindSpore's kernels"
+           "Winograd kernel, the rest with MindSpore's kernels"
            if fold and (fold.get("cpu_kernels") or {}).get("winograd_convs") else "")
         + f"); PyTorch eager is the graph rebuilt by "
         f"`benchmarks/torch_from_graph.py` ({r['threads']} threads, `inference_mode`); ONNX Runtime runs "

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from archspec.envvars import scoped_environ
 from archspec.errors import Location, SpecError
 from archspec.fileio import write_probe
 from archspec.runtime.device import DEFAULT_JIT_LEVEL, JIT_LEVELS, OM_PATH_VAR, scratch_dir
@@ -230,26 +231,21 @@ def _compile(net, inputs: Sequence, level: str, runs: int, ir_dir: str | Path | 
                      f"(archspec.runtime.compile.prepare_ir_capture(full=True))")
     before = _files(target) if target is not None else {}
 
-    saved = {k: os.environ.get(k) for k in (PATH_VAR, OM_PATH_VAR)}
+    changes = {}
     if target is not None:
-        os.environ[PATH_VAR] = str(target)
+        changes[PATH_VAR] = str(target)
         if keep:
-            os.environ[OM_PATH_VAR] = str(target)  # a failed compile's analyze_fail.ir lands beside the rest
-    try:
-        t0 = time.perf_counter()
-        compile_cell(net, *inputs)
-        t1 = time.perf_counter()
-    except SpecError as e:
-        fail = _analyze_fail(os.environ.get(OM_PATH_VAR))
-        if fail and not e.hint:
-            e.hint = f"MindSpore's analysis of the failure: {fail}"
-        raise
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+            changes[OM_PATH_VAR] = str(target)  # a failed compile's analyze_fail.ir lands beside the rest
+    with scoped_environ(changes):
+        try:
+            t0 = time.perf_counter()
+            compile_cell(net, *inputs)
+            t1 = time.perf_counter()
+        except SpecError as e:
+            fail = _analyze_fail(os.environ.get(OM_PATH_VAR))
+            if fail and not e.hint:
+                e.hint = f"MindSpore's analysis of the failure: {fail}"
+            raise
 
     first = _timed(net, inputs)
     steady = statistics.median(_timed(net, inputs) for _ in range(runs)) if runs > 0 else None
