@@ -95,7 +95,6 @@ class ConstPad2d(nn.Cell):
         super().__init__()
         n, c, h, w = (int(d) for d in in_shape)
         t, b, l, r = (int(p) for p in pads)
-        self.t, self.b, self.l, self.r = t, b, l, r
         hh = h + t + b
         self.top = _border((n, c, t, w), value) if t else None
         self.bottom = _border((n, c, b, w), value) if b else None
@@ -103,19 +102,18 @@ class ConstPad2d(nn.Cell):
         self.right = _border((n, c, hh, r), value) if r else None
 
     def construct(self, x):
+        x = self._wrap(self.top, x, self.bottom, 2)
+        return self._wrap(self.left, x, self.right, 3)
+
+    def _wrap(self, before, x, after, axis: int):
+        """x between the constant borders `before` and `after` (None: no border) along `axis`."""
         dt = x.dtype
-        if self.t > 0 and self.b > 0:
-            x = ops.concat((ops.cast(self.top, dt), x, ops.cast(self.bottom, dt)), 2)
-        elif self.t > 0:
-            x = ops.concat((ops.cast(self.top, dt), x), 2)
-        elif self.b > 0:
-            x = ops.concat((x, ops.cast(self.bottom, dt)), 2)
-        if self.l > 0 and self.r > 0:
-            x = ops.concat((ops.cast(self.left, dt), x, ops.cast(self.right, dt)), 3)
-        elif self.l > 0:
-            x = ops.concat((ops.cast(self.left, dt), x), 3)
-        elif self.r > 0:
-            x = ops.concat((x, ops.cast(self.right, dt)), 3)
+        if before is not None and after is not None:
+            return ops.concat((ops.cast(before, dt), x, ops.cast(after, dt)), axis)
+        if before is not None:
+            return ops.concat((ops.cast(before, dt), x), axis)
+        if after is not None:
+            return ops.concat((x, ops.cast(after, dt)), axis)
         return x
 
 
