@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from pydantic import ValidationError
 
@@ -22,6 +22,16 @@ from archspec.spec.yamlsrc import SList, SMap
 MAX_NODES = 20_000  # bound on the expanded graph (repeats of repeats can multiply)
 MAX_BLOCK_DEPTH = 32
 _NO_INPUT = "\0no input"  # an input that could not be named (already reported)
+
+
+class _Ref(NamedTuple):
+    """A name an entry refers to, where the reference is written, and whether it is the implicit
+    input (no `in:`: the entry above, which may have an automatic name)."""
+
+    name: str
+    loc: Location | None
+    where: str
+    implicit: bool = False
 
 
 class _Failed(Exception):
@@ -154,7 +164,7 @@ class _Resolver:
             ids.append(eid)
 
         deps: list[list[int]] = []
-        refs: list[list[tuple[str, Location, str]]] = []
+        refs: list[list[_Ref]] = []
         index: dict[str, int] = {}
         for i, eid in enumerate(ids):
             if entries[i].get("id") is not None:
@@ -164,11 +174,11 @@ class _Resolver:
             names = self.entry_refs(e, i, sc, ids)
             refs.append(names)
             d = []
-            for name, loc, where in names:
+            for name, loc, where, implicit in names:
                 if name == _NO_INPUT:
                     continue  # reported by entry_refs
-                if e.get("in") is None and i > 0 and name == ids[i - 1] and (loc, where) == (e.loc, f"{sc.path}[{i}]"):
-                    d.append(i - 1)  # the implicit input: the entry above, named by id or not
+                if implicit and i > 0:
+                    d.append(i - 1)  # the entry above, named by id or not
                 elif name in index:
                     d.append(index[name])
                 elif name not in sc.inputs:
@@ -189,27 +199,27 @@ class _Resolver:
             self.static_check(entries[i], sc, f"{sc.path}[{i}]")
         return {eid: values[eid] for eid in ids}
 
-    def entry_refs(self, e: SMap, i: int, sc: _Scope, ids: list[str]) -> list[tuple[str, Location, str]]:
+    def entry_refs(self, e: SMap, i: int, sc: _Scope, ids: list[str]) -> list[_Ref]:
         where = f"{sc.path}[{i}]"
         raw_in = e.get("in")
         if raw_in is None:
             if i > 0:
-                names = [(ids[i - 1], e.loc, where)]
+                names = [_Ref(ids[i - 1], e.loc, where, implicit=True)]
             elif len(sc.inputs) == 1:
-                names = [(next(iter(sc.inputs)), e.loc, where)]
+                names = [_Ref(next(iter(sc.inputs)), e.loc, where)]
             else:
                 self.sink.add(SpecError(f"the first node must say which input it reads ('in:'): there are "
                                         f"{len(sc.inputs)} inputs", e.loc, where, "inputs: " + ", ".join(sc.inputs)))
-                names = [(_NO_INPUT, e.loc, where)]
+                names = [_Ref(_NO_INPUT, e.loc, where)]
         elif isinstance(raw_in, str):
-            names = [(raw_in, e.value_loc("in"), f"{where}.in")]
+            names = [_Ref(raw_in, e.value_loc("in"), f"{where}.in")]
         else:
-            names = [(n, raw_in.item_loc(j), f"{where}.in[{j}]") for j, n in enumerate(raw_in)]
+            names = [_Ref(n, raw_in.item_loc(j), f"{where}.in[{j}]") for j, n in enumerate(raw_in)]
         op = e.get("op")
         if registry.exists(op):
             for key in registry.get(op).ref_args:
                 if isinstance(e.get(key), str) and not expr.is_expr(e[key]):
-                    names.append((e[key], e.value_loc(key), f"{where}.{key}"))
+                    names.append(_Ref(e[key], e.value_loc(key), f"{where}.{key}"))
         return names
 
     def toposort(self, entries: SList, ids: list[str], deps: list[list[int]], sc: _Scope) -> list[int]:
@@ -245,7 +255,7 @@ class _Resolver:
     def entry(self, e: SMap, i: int, eid: str, refs, values: dict, sc: _Scope) -> str | None:
         where = f"{sc.path}[{i}]"
         shown = f"{where} (id: {e['id']})" if e.get("id") else where
-        in_names = [values.get(name) for name, _, _ in refs if name in values]
+        in_names = [values.get(r.name) for r in refs if r.name in values]
         if len(in_names) != len(refs) or any(v is None for v in in_names):
             self.static_check(e, sc, shown)  # an upstream error was reported; check what needs no input
             return None
