@@ -32,4 +32,6 @@ def choose(device: str, enabled: bool = True) -> CpuKernels:
 
 def count_winograd(cell) -> int:
     """How many convs of a built Cell run the Winograd kernel."""
-    return sum(1 for _, c in cell.cells_and_names() if type(c).__name__ == "WinogradConv2d")
+    from archspec.ops.cells import WinogradConv2d
+
+    return sum(1 for _, c in cell.cells_and_names() if isinstance(c, WinogradConv2d))

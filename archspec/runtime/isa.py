@@ -15,7 +15,8 @@ virtual machines that hide it (this project's CI runs on one) it falls back to i
 multiplications in NumPy, so the fix names the core from the CPU flags (`OPENBLAS_CORETYPE`)
 before NumPy is first imported, never over a user's value.
 
-This module must import neither MindSpore nor NumPy.
+This module must import neither MindSpore nor NumPy when it is imported (`numpy_blas_core` imports
+NumPy when called).
 """
 from __future__ import annotations
 

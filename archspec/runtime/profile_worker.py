@@ -184,7 +184,7 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
         call = runner
     else:
         weights = _read_ckpt(job["ckpt"])
-        options = {}
+        kernels = None
         if mode == "graph-fold":
             from archspec.graph.passes import fold_bn, fold_bn_weights
             from archspec.runtime.cpu_kernels import choose
@@ -192,12 +192,12 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
             weights = fold_bn_weights(graph, weights)
             graph = fold_bn(graph)
             kernels = choose(rt.device, job.get("winograd", True))
-            options = kernels.options
-        net = build_cell(graph, options=options)
-        if mode == "graph-fold":
+        net = build_cell(graph, options=kernels.options if kernels else None)
+        if kernels:
             from archspec.runtime.cpu_kernels import count_winograd
 
-            cpu_kernels = {"options": options, "reason": kernels.reason, "winograd_convs": count_winograd(net)}
+            cpu_kernels = {"options": kernels.options, "reason": kernels.reason, "winograd_convs": count_winograd(net),
+                           "blas": rt.blas}
         load_arrays(net, weights)
         del weights
         if mode != "pynative":
@@ -239,7 +239,6 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
     }
     if mode == "graph-fold":
         result["cpu_kernels"] = cpu_kernels
-        result["blas"] = rt.blas
     if job.get("ops"):
         emit(phase="profiling ops")
         result["ops"] = profile_ops(call, xs, graph, rt.device, job["ops"], mode)
@@ -297,15 +296,15 @@ def replay(job: dict[str, Any]) -> dict[str, Any]:
 
     graph = _load_graph(job)
     weights = _read_ckpt(job["ckpt"])
+    options = None
     if job.get("fold"):
         from archspec.graph.passes import fold_bn, fold_bn_weights
-
         from archspec.runtime.cpu_kernels import choose
 
         weights = fold_bn_weights(graph, weights)
         graph = fold_bn(graph)
         options = choose(rt.device, job.get("winograd", True)).options
-    net = build_cell(graph, options=options if job.get("fold") else None)
+    net = build_cell(graph, options=options)
     load_arrays(net, weights)
     del weights
     xs = _inputs(job, graph)
