@@ -187,7 +187,11 @@ def print_report(report: dict[str, Any]) -> None:
     fold = next((r for r in report["modes"] if r.get("cpu_kernels")), None)
     if fold:
         k = fold["cpu_kernels"]
-        notes.append(f"graph-fold CPU kernels: {k['reason']}; {k['winograd_convs']} conv(s) use it.")
+        if k["winograd_convs"] or not k["options"]:
+            notes.append(f"graph-fold CPU kernels: {k['reason']}; {k['winograd_convs']} conv(s) use it.")
+        else:
+            notes.append("graph-fold CPU kernels: none; no conv is wide enough for the Winograd kernel (3x3, stride 1, "
+                         "at least 256 channels in and out and 1 GMAC).")
     jl = report.get("jit_level")
     notes.append(f"graph jit level: {jl}; MindSpore {report['mindspore']}; {report['machine']['cpu']}, "
                  f"{report['machine']['cores']} cores.")
