@@ -92,6 +92,18 @@ def test_three_modes_json_separate_processes_and_matching_outputs(tmp_path):
     assert "first call" in r.stdout and "max abs diff" in r.stdout and "reference" in r.stdout
 
 
+@pytest.mark.parametrize("spec", sorted(p.name for p in (ROOT / "specs").glob("*.yaml")))
+def test_every_shipped_spec_profiles(spec, tmp_path):
+    """The table for every spec in specs/ (small input: this checks the path, not the speed)."""
+    out = tmp_path / "report.json"
+    r = archspec("profile", f"specs/{spec}", "--input-shape", "1,3,65,65", "--modes", "graph,graph-fold",
+                 "--iters", "1", "--warmup", "0", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    modes = json.loads(out.read_text())["modes"]
+    assert [m["mode"] for m in modes] == ["graph", "graph-fold"]
+    assert modes[1]["rel_diff"] < 1e-4 and modes[1]["median_ms"] > 0
+
+
 WIDE = """\
 archspec: 1
 name: wide
