@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores; "
           f"MindSpore {ms.__version__}; NumPy {np.__version__}, OpenBLAS core {numpy_blas_core()}")
     print(f"CPU setup: {isa}; {blas}")
-    print(f"Command: python benchmarks/winograd.py --rounds {args.rounds}\n")
+    print(f"Command: python benchmarks/winograd.py {' '.join(sys.argv[1:] if argv is None else argv)}\n")
     print("| conv (3x3, stride 1, bias, ReLU) | GMACs | MindSpore Conv2dBnAct, median ms | archspec Winograd, median ms "
           "| speedup | max rel diff |")
     print("|---|---:|---:|---:|---:|---:|")

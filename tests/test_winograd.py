@@ -104,7 +104,49 @@ def test_single_thread_matches(monkeypatch):
     assert rel_err(wg.conv3x3(x, wt, b, "relu"), direct_conv(x, wt, b, "relu")) < TOL
 
 
+def test_empty_images_and_no_input_channels():
+    assert wg.conv3x3(np.zeros((1, 3, 0, 5), np.float32), np.ones((2, 3, 3, 3), np.float32)).shape == (1, 2, 0, 5)
+    y = wg.conv3x3(np.zeros((1, 0, 4, 4), np.float32), np.ones((2, 0, 3, 3), np.float32), np.array([-1.0, 7.0]),
+                   "relu6")
+    assert np.array_equal(y, np.broadcast_to(np.array([0.0, 6.0])[None, :, None, None], (1, 2, 4, 4)))
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_inf_input_stays_local_and_quiet(monkeypatch, threads):
+    monkeypatch.setattr(wg, "_threads", lambda: threads)
+    x, wt, b = case(1, 3, 4, 12, 12)
+    x[0, 1, 5, 6] = np.inf
+    with np.errstate(all="raise"):  # the kernel must not warn (or raise) per call
+        y = wg.conv3x3(x, wt, b, None)
+    bad = ~np.isfinite(y[0])
+    assert bad.any()
+    rows, cols = np.nonzero(bad.any(axis=0))
+    assert rows.min() >= 4 and rows.max() <= 6 and cols.min() >= 5 and cols.max() <= 7  # the 3x3 neighbourhood
+
+
+def test_forked_child_can_run_the_kernel():
+    """The parent's thread pool does not survive fork(); the child must not wait on it forever."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    code = (
+        "import os, sys, numpy as np\n"
+        "from archspec.kernels import winograd as wg\n"
+        "wg._threads = lambda: 2\n"
+        "x = np.ones((1, 8, 20, 20), np.float32); w = np.ones((8, 8, 3, 3), np.float32)\n"
+        "wg.conv3x3(x, w)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    y = wg.conv3x3(x, w); os._exit(0 if y[0, 0, 10, 10] == 72 else 3)\n"
+        "_, status = os.waitpid(pid, 0); sys.exit(os.waitstatus_to_exitcode(status))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.parametrize("call,needle", [
+    (lambda: wg.conv3x3(np.zeros((1, 3, 4, 4), np.float32), np.zeros((2, 3, 3, 3), np.float32),
+                        u=np.zeros((16, 1, 3), np.float32)), "u must be transform_weights"),
     (lambda: wg.conv3x3(np.zeros((1, 3, 4, 4), np.float32), np.zeros((2, 3, 3, 3), np.float32), act="gelu"),
      "act must be one of"),
     (lambda: wg.conv3x3(np.zeros((1, 3, 4, 4), np.float32), np.zeros((2, 4, 3, 3), np.float32)), "conv3x3 needs"),
@@ -239,6 +281,9 @@ def test_choice_follows_device_flag_and_blas(monkeypatch):
     monkeypatch.setattr(isa, "numpy_blas_core", lambda: "Prescott")
     slow = cpu_kernels.choose("CPU")
     assert slow.options == {} and "Prescott" in slow.reason and "OPENBLAS_CORETYPE" in slow.reason
+    for core, fast in (("Sandybridge", False), ("Unknown", False), ("Zen", True), ("Haswell", True)):
+        monkeypatch.setattr(isa, "numpy_blas_core", lambda core=core: core)
+        assert bool(cpu_kernels.choose("CPU").options) is fast, core
     monkeypatch.setattr(isa, "numpy_blas_core", lambda: None)  # NumPy on another BLAS (MKL, Accelerate)
     assert cpu_kernels.choose("CPU").options == {"conv.winograd": "on"}
 

@@ -190,8 +190,9 @@ def print_report(report: dict[str, Any]) -> None:
         if k["winograd_convs"] or not k["options"]:
             notes.append(f"graph-fold CPU kernels: {k['reason']}; {k['winograd_convs']} conv(s) use it.")
         else:
-            notes.append("graph-fold CPU kernels: none; no conv is wide enough for the Winograd kernel (3x3, stride 1, "
-                         "at least 256 channels in and out and 1 GMAC).")
+            from archspec.ops.conv import WINOGRAD_RULE
+
+            notes.append(f"graph-fold CPU kernels: none; no conv qualifies for the Winograd kernel ({WINOGRAD_RULE}).")
     jl = report.get("jit_level")
     notes.append(f"graph jit level: {jl}; MindSpore {report['mindspore']}; {report['machine']['cpu']}, "
                  f"{report['machine']['cores']} cores.")

@@ -4,7 +4,8 @@ Why: MindSpore 2.10 runs a large 3x3 conv on CPU at about 160 GFLOP/s (oneDNN ca
 see `archspec.runtime.isa`), and DeepLabV3+'s two decoder convs at stride 4 take most of its
 time. Winograd F(2x2, 3x3) (Lavin & Gray, 2016) needs 16 multiplies per 2x2 outputs instead of
 36, and its multiplies are 16 GEMMs that NumPy's OpenBLAS runs with AVX-512. Its rounding error
-stays within a few float32 ulps of the output scale (the transforms use only 0, +-1 and 0.5).
+stays within a few float32 ulps of the scale of the pre-activation output, like a direct float32
+conv's (the transforms use only 0, +-1 and 0.5).
 
 Layout tricks that keep every NumPy call long and contiguous (2-D slices run NumPy's loops about
 3x slower than flat ones here):
@@ -15,7 +16,10 @@ Layout tricks that keep every NumPy call long and contiguous (2-D slices run Num
   column more than it has tile columns. The neighbour a row or a column away is then the same
   flat array shifted by `r` or 1 elements; the spare row and column compute garbage that is
   never written out;
-- bands bound the workspace (tens of MB, kept between calls: fresh arrays cost page faults).
+- bands bound the GEMM operands and the transform buffers (`_BAND_BYTES`); the parity planes of
+  the whole input are built once per image. The scratch arrays are kept between calls (fresh
+  ones cost page faults), about 90 MB at the DeepLabV3+ decoder's size, for the life of the
+  process, as are each layer's transformed filters (`_WeightCache`).
 
 `conv3x3(x, weight, bias, act)` is the whole API: `x` is NCHW float32, padding is 1 on every side.
 """
@@ -63,6 +67,17 @@ class _Workspace:
 _workspace = _Workspace()
 
 
+def _reset_after_fork() -> None:
+    """A forked child has none of the parent's pool threads (waiting on them would hang) and may
+    inherit a lock held by one of them."""
+    global _pool, _pool_lock, _workspace
+    _pool, _pool_lock, _workspace = None, threading.Lock(), _Workspace()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def _threads() -> int:
     try:
         return max(1, min(8, len(os.sched_getaffinity(0))))
@@ -81,8 +96,13 @@ def _parallel(fn, n: int) -> None:
         if _pool is None:
             _pool = ThreadPoolExecutor(workers, thread_name_prefix="archspec-winograd")
     step = -(-n // workers)
-    for f in [_pool.submit(fn, lo, min(lo + step, n)) for lo in range(0, n, step)]:
+    for f in [_pool.submit(_quiet, fn, lo, min(lo + step, n)) for lo in range(0, n, step)]:
         f.result()
+
+
+def _quiet(fn, lo: int, hi: int) -> None:
+    with np.errstate(invalid="ignore", over="ignore"):  # per thread: see conv3x3
+        fn(lo, hi)
 
 
 def transform_weights(weight: np.ndarray) -> np.ndarray:
@@ -118,15 +138,32 @@ def conv3x3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, a
     if x.ndim != 4 or weight.ndim != 4 or weight.shape[1:] != (x.shape[1], 3, 3):
         raise ValueError(f"conv3x3 needs x (N, C, H, W) and weight (K, C, 3, 3), got {x.shape} and {weight.shape}")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    u = transform_weights(weight) if u is None else u
-    n, _, h, w = x.shape
+    n, c, h, w = x.shape
     k = weight.shape[0]
+    u = transform_weights(weight) if u is None else u
+    if u.shape != (16, k, c):
+        raise ValueError(f"u must be transform_weights(weight), of shape {(16, k, c)}; got {u.shape}")
     b = np.zeros(k, np.float32) if bias is None else np.asarray(bias, np.float32).reshape(k)
     y = np.empty((n, k, h, w), np.float32)
-    with _workspace.lock:
+    if y.size == 0 or c == 0:
+        y.fill(0.0)
+        if y.size:  # no input channels: the output is the bias, activated
+            y += b[:, None, None]
+            _activate(y, act)
+        return y
+    # An Inf input makes NaN (Inf - Inf) in the transforms where a direct conv gives +-Inf:
+    # outputs that see it are non-finite either way; say nothing about it per call.
+    with _workspace.lock, np.errstate(invalid="ignore", over="ignore"):
         for i in range(n):
             _conv_image(x[i], u, b, act, y[i], _workspace)
     return y
+
+
+def _activate(o: np.ndarray, act: str | None) -> None:
+    if act == "relu":
+        np.maximum(o, 0.0, out=o)
+    elif act == "relu6":
+        np.clip(o, 0.0, 6.0, out=o)
 
 
 def _conv_image(x: np.ndarray, u: np.ndarray, b: np.ndarray, act: str | None, y: np.ndarray, ws: _Workspace) -> None:
@@ -134,12 +171,12 @@ def _conv_image(x: np.ndarray, u: np.ndarray, b: np.ndarray, act: str | None, y:
     k = u.shape[1]
     th, tw = (h + 1) // 2, (w + 1) // 2  # output tiles (2x2 each)
     r = tw + 1  # plane row length: the tiles' columns plus one spare
-    max_band = max(1, _BAND_BYTES // (16 * (c + k) * r * 4))
+    max_band = max(1, _BAND_BYTES // (16 * (c + k) * r * 4) - 1)  # a band holds band + 1 plane rows
     nbands = -(-th // max_band)
     band = -(-th // nbands)  # equal bands
     rows = band + 1  # plane rows per band: its tile rows plus the next one (a tile spans two)
     n = rows * r  # elements per channel per band; the last plane row's results are spare
-    margin = r + 1  # reads run up to a row and a column past a channel's block
+    margin = r  # the row transform reads up to one plane row past the last channel's block
 
     # Band-major parity planes of the input zero-padded by 1:
     # p[bi, ry, rx][c, i, j] = x[c, 2*(bi*band + i) + ry - 1, 2j + rx - 1]
@@ -205,10 +242,7 @@ def _conv_image(x: np.ndarray, u: np.ndarray, b: np.ndarray, act: str | None, y:
                     _out_transform(jx, s[0, a0:a1], s[1, a0:a1], s[2, a0:a1], s[3, a0:a1], o)
                     o2 = o.reshape(hi - lo, n)
                     o2 += b[lo:hi, None]
-                    if act == "relu":
-                        np.maximum(o, 0.0, out=o)
-                    elif act == "relu6":
-                        np.clip(o, 0.0, 6.0, out=o)
+                    _activate(o, act)
                     if out_rows > 0:
                         y[lo:hi, 2 * t0 + i : 2 * (t0 + out_rows) : 2, jx::2] = \
                             o2.reshape(hi - lo, rows, r)[:, :out_rows, : (w - jx + 1) // 2]

@@ -347,7 +347,8 @@ class WinogradConv2d(nn.Cell):
         cache = _WeightCache()
 
         def winograd_conv3x3(x, weight, bias):
-            return conv3x3(x, weight, bias, act, u=cache.get(weight))
+            # the kernel computes in float32; the op declares the input's dtype
+            return conv3x3(x, weight, bias, act, u=cache.get(weight)).astype(x.dtype, copy=False)
 
         self.kernel = ops.Custom(winograd_conv3x3, out_shape=lambda x, w, b: (x[0], w[0], x[2], x[3]),
                                  out_dtype=lambda x, w, b: x, func_type="pyfunc")

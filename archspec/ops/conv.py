@@ -91,6 +91,8 @@ def winograd_eligible(node) -> bool:
 # MindSpore's oneDNN conv is fast and the transforms dominate.
 WINOGRAD_MIN_CHANNELS = 256  # input and output
 WINOGRAD_MIN_MACS = 1_000_000_000  # per image
+WINOGRAD_RULE = (f"dense 3x3, stride 1, dilation 1, padding 1, bias, no BatchNorm, ReLU/ReLU6/none, at least "
+                 f"{WINOGRAD_MIN_CHANNELS} channels in and out and {WINOGRAD_MIN_MACS / 1e9:g} GMAC per image")
 
 
 def lower(node, winograd: str = "off"):
@@ -131,6 +133,7 @@ def lower(node, winograd: str = "off"):
 
 
 def export_check(node, fmt: str, options: dict[str, str]) -> str:
+    # A safeguard: export() lowers with EXPORT_LOWERING, which sets conv.winograd=off for every format.
     if options.get("winograd") == "on" and winograd_eligible(node):
         return ("the NumPy Winograd kernel (conv.winograd=on) runs only in-process on CPU; "
                 "export with conv.winograd=off (the default for every format)")

@@ -34,9 +34,9 @@ FIX_VALUE = "AVX2"
 BLAS_VAR = "OPENBLAS_CORETYPE"
 # OpenBLAS core sets that NumPy's wheels carry, by the CPU flags their kernels need
 _BLAS_CORES = (("SkylakeX", {"avx512f", "avx512bw", "avx512dq", "avx512vl"}), ("Haswell", {"avx2", "fma"}))
-# Cores whose SGEMM is too slow for the Winograd kernel to beat MindSpore's own convolution
-SLOW_BLAS_CORES = ("prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine",
-                   "northwood", "banias", "opteron", "barcelona", "bobcat", "generic")
+# OpenBLAS cores with AVX2 (or AVX-512) SGEMM kernels: fast enough for the Winograd kernel to beat
+# MindSpore's own convolution. Any other core OpenBLAS reports (Prescott, Sandybridge, ...) is not.
+FAST_BLAS_CORES = ("haswell", "zen", "excavator", "skylakex", "cooperlake", "sapphirerapids")
 
 
 def cpu_flags() -> set[str]:
@@ -82,7 +82,9 @@ def numpy_blas_core() -> str | None:
             handle = ctypes.CDLL(lib)
         except OSError:
             continue
-        for symbol in ("openblas_get_corename64_", "openblas_get_corename"):
+        # NumPy 1.x bundles openblas64_ (symbol suffix 64_), NumPy 2 scipy-openblas (prefix scipy_)
+        for symbol in ("openblas_get_corename64_", "openblas_get_corename", "scipy_openblas_get_corename64_",
+                       "scipy_openblas_get_corename"):
             fn = getattr(handle, symbol, None)
             if fn is not None:
                 fn.restype = ctypes.c_char_p
@@ -91,7 +93,8 @@ def numpy_blas_core() -> str | None:
 
 
 def blas_is_slow(core: str | None) -> bool:
-    return core is not None and core.lower() in SLOW_BLAS_CORES
+    """Whether NumPy's OpenBLAS runs pre-AVX2 kernels (None, another BLAS than OpenBLAS, is not)."""
+    return core is not None and core.lower() not in FAST_BLAS_CORES
 
 
 def apply_isa_fix(enabled: bool = True) -> str:
