@@ -309,6 +309,9 @@ def ops() -> None:
 
 
 def main() -> None:
+    from archspec.runtime.isa import apply_blas_fix
+
+    apply_blas_fix()  # before anything imports NumPy (no command needs it before this point)
     app()
 
 

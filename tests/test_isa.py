@@ -82,7 +82,7 @@ def reference(impl: str) -> bool:
 def env(monkeypatch):
     for k in (isa.ENV_VAR, isa.DISABLE_VAR):
         monkeypatch.delenv(k, raising=False)
-    monkeypatch.setattr(isa, "_applied", {})  # forget what earlier tests in this process set
+    monkeypatch.delenv("ARCHSPEC_SET_" + isa.ENV_VAR, raising=False)  # forget what earlier tests set
     return monkeypatch
 
 

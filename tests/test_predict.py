@@ -149,6 +149,7 @@ def test_predict_writes_masks_and_overlays(deeplab_run, images):
     r, out = deeplab_run
     assert r.returncode == 0, r.stderr
     assert "loaded" in r.stdout and "RANDOM" not in r.stdout + r.stderr
+    assert "GRAPH mode, BatchNorm folded" in r.stdout  # the deployed form of the model
     assert r.stdout.count(": bird 100%") == 3, r.stdout
     assert files_in(out) == sorted(f"{s}{suffix}" for s in ("wide", "tall", "grey")
                                    for suffix in ("_mask.png", "_overlay.png")), "no temporary file left behind"

@@ -289,7 +289,7 @@ def test_choice_follows_device_flag_and_blas(monkeypatch):
 
 
 def _fresh_python(code: str, **env) -> str:
-    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "ARCHSPEC_SET_OPENBLAS_CORETYPE")}
     clean.update(env)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean, timeout=120)
     assert r.returncode == 0, r.stderr

@@ -13,7 +13,8 @@ virtual machines that hide it (this project's CI runs on one) it falls back to i
 (SSE3) kernels: a 2048^2 SGEMM runs at about 65 GFLOP/s instead of about 310 with its SkylakeX
 (AVX-512) kernels. archspec's Winograd kernel (`archspec.kernels.winograd`) does its
 multiplications in NumPy, so the fix names the core from the CPU flags (`OPENBLAS_CORETYPE`)
-before NumPy is first imported, never over a user's value.
+before NumPy is first imported, never over a user's value. The CLI applies it first thing
+(`archspec.cli.main`); `archspec.runtime.device.setup()` applies it too, for Python users.
 
 This module must import neither MindSpore nor NumPy when it is imported (`numpy_blas_core` imports
 NumPy when called).
@@ -66,7 +67,7 @@ def apply_blas_fix() -> str:
     flags = cpu_flags()
     for core, needs in _BLAS_CORES:
         if needs <= flags:
-            return _set(BLAS_VAR, core, f"{BLAS_VAR}={core} (NumPy's OpenBLAS: kernels for this CPU's ISA)")
+            return _set(BLAS_VAR, core)
     return "not needed (no AVX2)"
 
 
@@ -105,20 +106,28 @@ def apply_isa_fix(enabled: bool = True) -> str:
         return "off (oneDNN picks its own kernels)"
     if not cpu_has_avx512():
         return "not needed (no AVX-512)"
-    return _set(ENV_VAR, FIX_VALUE, f"{ENV_VAR}={FIX_VALUE} (AVX-512 CPU: avoids oneDNN's reference convolution)")
+    return _set(ENV_VAR, FIX_VALUE)
 
 
-_applied: dict[str, tuple[str, str]] = {}  # variable -> (value archspec set, its description)
+_DESCRIPTIONS = {
+    ENV_VAR: "AVX-512 CPU: avoids oneDNN's reference convolution",
+    BLAS_VAR: "NumPy's OpenBLAS: kernels for this CPU's ISA",
+}
 
 
-def _set(var: str, value: str, description: str) -> str:
+def _marker(var: str) -> str:
+    # Remembers that archspec set `var`, also for child processes (profile workers inherit it).
+    return f"ARCHSPEC_SET_{var}"
+
+
+def _set(var: str, value: str) -> str:
     os.environ[var] = value
-    _applied[var] = (value, description)
-    return description
+    os.environ[_marker(var)] = value
+    return f"{var}={value} ({_DESCRIPTIONS[var]})"
 
 
 def _kept(var: str) -> str:
     value = os.environ[var]
-    if _applied.get(var, ("", ""))[0] == value:
-        return _applied[var][1]  # set by an earlier call in this process
+    if os.environ.get(_marker(var)) == value:
+        return f"{var}={value} ({_DESCRIPTIONS[var]})"
     return f"kept {var}={value} (set by the user)"
