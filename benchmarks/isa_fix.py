@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -69,17 +68,6 @@ def run_one(cin: int, cout: int, size: int, fix: bool, warmup: int, runs: int) -
     return result
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="timed runs per process (median reported)")
@@ -92,8 +80,9 @@ def main() -> None:
     import mindspore
 
     from archspec.runtime.isa import cpu_has_avx512
+    from archspec.runtime.profile import machine_info
 
-    print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores), AVX-512: {'yes' if cpu_has_avx512() else 'no'}; "
+    print(f"CPU: {machine_info()['cpu']} ({os.cpu_count()} logical cores), AVX-512: {'yes' if cpu_has_avx512() else 'no'}; "
           f"MindSpore {mindspore.__version__}; median of {a.runs} runs after {a.warmup} warm-up, "
           f"one process per row; load average at start {os.getloadavg()[0]:.1f}\n")
     print("| 3x3 conv (N=1, fp32) | fix off: kernel | fix off (ms) | fix on: kernel | fix on (ms) | speed-up |")

@@ -14,7 +14,6 @@ rounds, so machine noise hits both alike; the table gives each one's median and 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -50,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from archspec.ops.cells import WinogradConv2d
     from archspec.runtime.isa import numpy_blas_core
+    from archspec.runtime.profile import machine_info
 
     ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((cin, cout, size, gmacs, med["native"], med["winograd"], med["native"] / med["winograd"], rel))
         print(f"{cin}->{cout} @ {size}: native {med['native']:.1f} ms, winograd {med['winograd']:.1f} ms", file=sys.stderr)
 
-    print(f"Machine: {platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores; "
+    m = machine_info()
+    print(f"Machine: {m['cpu']}, {m['cores']} cores; "
           f"MindSpore {ms.__version__}; NumPy {np.__version__}, OpenBLAS core {numpy_blas_core()}")
     print(f"CPU setup: {isa}; {blas}")
     print(f"Command: python benchmarks/winograd.py {' '.join(sys.argv[1:] if argv is None else argv)}\n")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from archspec.kernels import winograd as wg
+from archspec.runtime.isa import cpu_flags
 
 TOL = 2e-6  # of the output's largest magnitude; float32 direct convs land near 3e-7
 
@@ -296,11 +297,8 @@ def _fresh_python(code: str, **env) -> str:
     return r.stdout.strip()
 
 
-@pytest.mark.skipif(not {"avx2", "fma"} <= __import__("archspec.runtime.isa", fromlist=["x"]).cpu_flags(),
-                    reason="needs an x86 CPU with AVX2")
+@pytest.mark.skipif(not {"avx2", "fma"} <= cpu_flags(), reason="needs an x86 CPU with AVX2")
 def test_blas_fix_sets_the_core_numpy_then_runs():
-    from archspec.runtime.isa import cpu_flags
-
     want = "SkylakeX" if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= cpu_flags() else "Haswell"
     said, core = _fresh_python(
         "from archspec.runtime.isa import apply_blas_fix, numpy_blas_core\n"

@@ -22,6 +22,7 @@ NumPy when called).
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
 import platform
@@ -40,18 +41,25 @@ _BLAS_CORES = (("SkylakeX", {"avx512f", "avx512bw", "avx512dq", "avx512vl"}), ("
 FAST_BLAS_CORES = ("haswell", "zen", "excavator", "skylakex", "cooperlake", "sapphirerapids")
 
 
+@functools.lru_cache(maxsize=None)
+def cpuinfo_value(key: str) -> str | None:
+    """The first `key: value` of /proc/cpuinfo ("model name", "flags"); None where there is none."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                name, sep, value = line.partition(":")
+                if sep and name.strip() == key:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
 def cpu_flags() -> set[str]:
     """The x86 CPU flags from /proc/cpuinfo (empty elsewhere)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return set()
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set((cpuinfo_value("flags") or "").split())
 
 
 def cpu_has_avx512() -> bool:

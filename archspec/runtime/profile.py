@@ -533,14 +533,8 @@ def summarize_times(times_s: list[float]) -> dict[str, float]:
 def machine_info() -> dict[str, Any]:
     import platform
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from archspec.runtime.isa import cpuinfo_value
+
+    cpu = cpuinfo_value("model name") or platform.processor() or platform.machine()
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version()}
