@@ -132,12 +132,15 @@ def lower(node, winograd: str = "off"):
     )
 
 
+_activation_export_check = activation_export_check("act")
+
+
 def export_check(node, fmt: str, options: dict[str, str]) -> str:
     # A safeguard: export() lowers with EXPORT_LOWERING, which sets conv.winograd=off for every format.
     if options.get("winograd") == "on" and winograd_eligible(node):
         return ("the NumPy Winograd kernel (conv.winograd=on) runs only in-process on CPU; "
                 "export with conv.winograd=off (the default for every format)")
-    return activation_export_check("act")(node, fmt, options)
+    return _activation_export_check(node, fmt, options)
 
 
 def kind(node) -> str:
