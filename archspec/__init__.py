@@ -1,34 +1,30 @@
 """archspec: declarative, YAML-configured model building for MindSpore.
 
+    import archspec
+
     spec = archspec.load("specs/deeplabv3p.yaml", overrides={"num_classes": 19})
     graph = archspec.resolve(spec)          # shapes, params and MACs; no MindSpore import
-    net = archspec.build(graph)             # a mindspore.nn.Cell (imports MindSpore)
+    print(graph)                            # one line per node
+    net = archspec.build(graph).net         # a mindspore.nn.Cell (imports MindSpore)
+
+The verbs live in `archspec.api` and are loaded on first use, so `import archspec` stays light
+(`archspec validate` never imports MindSpore).
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
 from archspec.errors import Location, SpecError, SpecErrors
-from archspec.spec.loader import Spec, load
 
-__all__ = ["Location", "Spec", "SpecError", "SpecErrors", "__version__", "build", "load", "resolve"]
+_VERBS = ("load", "resolve", "validate", "build", "compile", "export", "profile", "predict", "import_weights",
+          "show_weights", "draw", "schema", "ops")
 
-
-def resolve(spec: Spec, input_shapes=None, *, fuse: bool = True):
-    """Resolve a loaded spec into a typed Graph (and fuse conv -> bn -> act chains by default)."""
-    from archspec.graph.resolve import resolve as _resolve
-
-    graph = _resolve(spec, input_shapes)
-    if fuse:
-        from archspec.graph.passes import fuse_conv_bn_act
-
-        graph = fuse_conv_bn_act(graph)
-    return graph
+__all__ = ["Location", "SpecError", "SpecErrors", "__version__", *_VERBS]
 
 
-def build(graph, *, options=None):
-    """Lower a Graph to a mindspore.nn.Cell (imports MindSpore). `options`: lowering choices such
-    as {"upsample.bilinear": "matmul"} (see `archspec.lower.build_cell`)."""
-    from archspec.lower import build_cell
+def __getattr__(name: str):
+    if name in _VERBS:
+        import archspec.api as api
 
-    return build_cell(graph, options=options)
+        return getattr(api, name)
+    raise AttributeError(f"module 'archspec' has no attribute {name!r}")

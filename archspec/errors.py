@@ -108,3 +108,23 @@ def did_you_mean(name: str, choices) -> str:
     if choices and len(choices) <= 12:
         return "known: " + ", ".join(choices)
     return ""
+
+
+# MindSpore's messages go on with sections that repeat the C++ call stack and traceback.
+_SECTION_MARKS = ("----", "- C++ Call Stack", "- The Traceback")
+
+
+def error_head(exc: BaseException, lines: int = 3, limit: int = 300) -> str:
+    """The head of an exception's message for a one-line report: its first `lines` non-empty lines
+    (stopping where MindSpore's call-stack sections start), whitespace collapsed, at most `limit`
+    characters; the exception's type name when it has no message."""
+    head = []
+    for line in str(exc).splitlines():
+        if line.startswith(_SECTION_MARKS):
+            break
+        if line.strip():
+            head.append(line.strip())
+        if len(head) >= lines:
+            break
+    text = " ".join(" ".join(head).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."

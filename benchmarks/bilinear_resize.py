@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--model-repeat", type=int, default=5, help="repeats of the whole DeepLabV3+ pass (0: skip)")
     args = ap.parse_args()
 
-    from archspec.runtime.device import setup
+    from archspec.runtime.host import setup
 
     rt = setup("CPU", args.mode)
     import numpy as np

@@ -80,7 +80,7 @@ def main() -> None:
     import mindspore
 
     from archspec.runtime.isa import cpu_has_avx512
-    from archspec.runtime.profile import machine_info
+    from archspec.runtime.isa import machine_info
 
     print(f"CPU: {machine_info()['cpu']} ({os.cpu_count()} logical cores), AVX-512: {'yes' if cpu_has_avx512() else 'no'}; "
           f"MindSpore {mindspore.__version__}; median of {a.runs} runs after {a.warmup} warm-up, "

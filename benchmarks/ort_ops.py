@@ -43,7 +43,7 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    from archspec.cli import load_graph
+    from archspec.cli.app import load_graph
 
     _, graph = load_graph(Path(a.spec), a.set, None)
     nodes = {n.name: n for n in graph.nodes}

@@ -13,7 +13,7 @@ process's high-water mark, its runtime included), one after the other:
               weights every engine uses), export the MindIR; then one PYNATIVE forward pass on the
               seeded input: the reference output every engine is checked against.
   pynative, graph, graph-fold, mindir
-              `archspec profile`'s mode workers (archspec.runtime.profile.run_worker), unchanged: the
+              `archspec profile`'s mode workers (archspec.profiling.parent.run_worker), unchanged: the
               ISA fix on, warm-up calls, timed calls with outputs copied to host.
   ms-oob      MindSpore out of the box: the GRAPH worker without the oneDNN ISA fix
               (ARCHSPEC_NO_ISA_FIX=1); a run takes tens of seconds, so --oob-iters (default 1) timed
@@ -112,14 +112,14 @@ def _timed_loop(call, job: dict[str, Any]) -> tuple[list, float, list[float]]:
 
 def worker_prepare(job: dict[str, Any]) -> dict[str, Any]:
     """archspec profile's prepare step, then the checkpoint as .npz (for torch) and the PYNATIVE reference."""
-    from archspec.runtime.profile_worker import prepare
+    from archspec.profiling.worker import prepare
 
     info = prepare(job)  # GRAPH context set; nothing compiled yet
     import mindspore
     import numpy as np
 
     from archspec.lower import build_cell, run
-    from archspec.runtime.weights import load_weights, read_checkpoint
+    from archspec.weights.checkpoint import load_weights, read_checkpoint
 
     arrays = read_checkpoint(job["ckpt"])
     np.savez(job["weights_npz"], **arrays)
@@ -238,9 +238,9 @@ def run_child(kind: str, job: dict[str, Any], work: Path, env: dict[str, str] | 
 
 
 def run_ms_mode(mode: str, base: dict[str, Any], work: Path, iters: int, warmup: int, isa_fix: bool) -> dict[str, Any]:
-    """One archspec profile mode worker (archspec.runtime.profile.run_worker), unchanged."""
-    from archspec.envvars import scoped_environ
-    from archspec.runtime.profile import run_worker
+    """One archspec profile mode worker (archspec.profiling.parent.run_worker), unchanged."""
+    from archspec.runtime.environ import scoped_environ
+    from archspec.profiling.parent import run_worker
 
     ms_mode = "graph" if mode == "ms-oob" else mode
     job = {**base, "kind": "mode", "mode": ms_mode, "iters": iters, "warmup": warmup, "isa_fix": isa_fix,
@@ -288,7 +288,7 @@ def bilinear_matmul_macs(graph) -> int:
 
 
 def summarize(times_ms: list[float]) -> dict[str, float]:
-    from archspec.runtime.profile import summarize_times
+    from archspec.profiling.parent import summarize_times
 
     return summarize_times([t / 1e3 for t in times_ms])
 
@@ -355,7 +355,7 @@ def versions() -> dict[str, str]:
 
 def machine() -> dict[str, Any]:
     from archspec.runtime.isa import cpu_has_avx512
-    from archspec.runtime.profile import machine_info
+    from archspec.runtime.isa import machine_info
 
     m = machine_info()
     m["kernel"] = platform.release()
@@ -520,7 +520,7 @@ def main(argv: list[str]) -> int:
 
     import numpy as np
 
-    from archspec.cli import load_graph
+    from archspec.cli.app import load_graph
     from archspec.errors import SpecError, SpecErrors
     from archspec.spec.params import parse_set_options
 

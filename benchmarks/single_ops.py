@@ -68,7 +68,7 @@ def worker(engine: str, cfg: dict) -> dict:
     convs = cfg["convs"]
     out: dict = {"convs": [], "gemm": None}
     if engine in ("ms", "ms-nofix"):
-        from archspec.runtime.device import setup
+        from archspec.runtime.host import setup
 
         rt = setup("CPU", "graph", isa_fix=engine == "ms")
         import mindspore as ms

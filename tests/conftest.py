@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import textwrap
 import threading
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ import pytest
 from archspec.errors import SpecError, SpecErrors
 
 REPO = Path(__file__).resolve().parents[1]
+# The plain-PyTorch reference models (tests/oracles/torch_ref.py) are imported as `torch_ref`.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "oracles"))
 SPECS = REPO / "specs"
 
 # The first lines of most test specs: three lines, so the graph list starts on line 4.
@@ -113,7 +116,7 @@ def time_limit(seconds: float):
 def ms():
     """MindSpore on CPU in PYNATIVE mode, seeded (skips when MindSpore is not installed)."""
     mindspore = pytest.importorskip("mindspore")
-    from archspec.runtime.device import setup
+    from archspec.runtime.host import setup
 
     setup("CPU", "pynative")
     mindspore.set_seed(0)

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from archspec.errors import Location, SpecError
-from archspec.fileio import atomic_path, check_target
+from archspec.files import atomic_path, check_target
 from archspec.graph.ir import Graph
 
 RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}

@@ -67,6 +67,12 @@ class Graph:
                 users.setdefault(i, []).append(n.name)
         return users
 
+    def __str__(self) -> str:
+        """One line per node: op, inputs, arguments, output shape, params, MACs (graph/report.py)."""
+        from archspec.graph.report import graph_table
+
+        return graph_table(self)
+
     @property
     def total_params(self) -> int:
         return sum(n.params for n in self.nodes)
@@ -74,3 +80,14 @@ class Graph:
     @property
     def total_macs(self) -> int:
         return sum(n.macs for n in self.nodes)
+
+
+def last_readers(node_inputs, n_values: int) -> list[int]:
+    """For each value index (graph inputs first, then nodes in order), the index of the last node
+    that reads it, or -1 when no node does. `node_inputs[i]`: the value indices node i reads.
+    What lets a generated `construct` or a replay free an intermediate once nothing needs it."""
+    last = [-1] * n_values
+    for i, ins in enumerate(node_inputs):
+        for v in ins:
+            last[v] = i
+    return last

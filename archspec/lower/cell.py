@@ -61,8 +61,8 @@ from typing import Any
 
 from mindspore import nn
 
-from archspec.errors import SpecError
-from archspec.graph.ir import Graph, Node
+from archspec.errors import SpecError, error_head
+from archspec.graph.ir import Graph, Node, last_readers
 from archspec.ops import registry
 
 __all__ = ["SpecNet", "build_cell", "run", "compile_cell", "count_fused", "find_unfused_conv_bn",
@@ -95,7 +95,7 @@ def build_cell(graph: Graph, *, options: dict[str, str] | None = None) -> "SpecN
             raise
         except Exception as exc:  # MindSpore's own argument checks, a bug in an op's lowering
             raise SpecError(f"node '{node.name}' (op '{node.op}') could not be lowered to MindSpore: "
-                            f"{_first_lines(exc)}", loc=node.loc, path=node.path) from exc
+                            f"{error_head(exc)}", loc=node.loc, path=node.path) from exc
         if not isinstance(cell, nn.Cell):
             raise TypeError(f"op '{node.op}': lower() returned {type(cell).__name__}, not an nn.Cell")
         cells.append(cell)
@@ -200,11 +200,7 @@ def _comment_text(text: str) -> str:
 
 def _generate_construct(graph: Graph, node_inputs, output_index) -> tuple[str, str, list[int]]:
     n_in = len(graph.inputs)
-    n_vals = n_in + len(graph.nodes)
-    last_use = [-1] * n_vals  # index of the last node reading each value
-    for i, ins in enumerate(node_inputs):
-        for v in ins:
-            last_use[v] = i
+    last_use = last_readers(node_inputs, n_in + len(graph.nodes))
     keep = set(output_index)
 
     args = ", ".join(["self"] + [_var(k, n_in) for k in range(n_in)])
@@ -399,13 +395,13 @@ def replay_nodes(net: "SpecNet") -> tuple[int, BaseException] | None:
 def _node_error(cell: nn.Cell, exc: BaseException, what: str, replay: bool = False) -> Exception:
     net = _find_specnet(cell)
     if net is None:
-        return SpecError(f"MindSpore failed to {what} the network: {_first_lines(exc)}")
+        return SpecError(f"MindSpore failed to {what} the network: {error_head(exc)}")
     graph = net.spec_graph
     expected = ", ".join(f"{name} {list(shape)}" for name, shape in graph.inputs.items())
     if replay:
         hit = replay_nodes(net)
         if hit is None:
-            return SpecError(f"MindSpore failed to {what} network '{graph.name}': {_first_lines(exc)}",
+            return SpecError(f"MindSpore failed to {what} network '{graph.name}': {error_head(exc)}",
                              hint=f"every node runs alone on inputs of its spec shapes, so check the "
                                   f"network's inputs: the spec expects float32 {expected}")
         i, exc = hit
@@ -413,26 +409,12 @@ def _node_error(cell: nn.Cell, exc: BaseException, what: str, replay: bool = Fal
         i = locate_failure(net, exc)
     if i is None:
         return SpecError(f"MindSpore failed to {what} network '{graph.name}' "
-                         f"(the failing node could not be identified): {_first_lines(exc)}",
+                         f"(the failing node could not be identified): {error_head(exc)}",
                          hint=f"the spec expects float32 inputs {expected}; running in PYNATIVE mode "
                               f"names the failing node")
     node: Node = graph.nodes[i]
     return SpecError(f"node '{node.name}' (op '{node.op}', inputs {[list(s) for s in node.in_shapes]}) "
-                     f"failed to {what} in MindSpore: {_first_lines(exc)}", loc=node.loc, path=node.path)
-
-
-def _first_lines(exc: BaseException, limit: int = 3) -> str:
-    """The head of a (long, multi-section) MindSpore error message."""
-    text = str(exc).strip() or type(exc).__name__
-    head = []
-    for line in text.splitlines():
-        if line.startswith("----") or line.startswith("- C++ Call Stack") or line.startswith("- The Traceback"):
-            break
-        if line.strip():
-            head.append(line.strip())
-        if len(head) >= limit:
-            break
-    return " ".join(head) if head else text.splitlines()[0]
+                     f"failed to {what} in MindSpore: {error_head(exc)}", loc=node.loc, path=node.path)
 
 
 # --------------------------------------------------------------------------- inspection

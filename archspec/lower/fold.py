@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from archspec.graph.ir import Graph
-from archspec.graph.passes import count_conv_bn_act, fold_bn, fold_bn_weights
+from archspec.graph.passes import fold_bn, fold_bn_weights
 from archspec.lower.cell import SpecNet, build_cell
 
-__all__ = ["deploy_cell", "net_arrays", "load_arrays", "count_conv_bn_act"]
+__all__ = ["deploy_cell", "rebuild", "net_arrays", "load_arrays"]
 
 
 def net_arrays(net: SpecNet) -> dict[str, np.ndarray]:
@@ -42,15 +42,20 @@ def load_arrays(net: SpecNet, arrays: dict[str, np.ndarray]) -> None:
         p.set_data(Tensor(np.ascontiguousarray(a).astype(np.float32 if a.dtype == np.float64 else a.dtype)))
 
 
-def deploy_cell(net: SpecNet, *, fold: bool = True, options: dict[str, str] | None = None) -> tuple[Graph, SpecNet]:
-    """The graph and Cell to deploy for `net`: BN folded (when `fold`), lowered with `options`,
-    carrying `net`'s weights. `net` itself is not changed; it must have been built by `build_cell`."""
-    graph = net.spec_graph
+def rebuild(graph: Graph, arrays: dict[str, np.ndarray], *, fold: bool = True,
+            options: dict[str, str] | None = None) -> tuple[Graph, SpecNet]:
+    """`graph` lowered again (BN folded when `fold`, with lowering `options`), carrying the
+    parameters `arrays` (by spec name, as `net_arrays` returns them), in inference mode."""
     target = fold_bn(graph) if fold else graph
-    arrays = net_arrays(net)
     if fold:
         arrays = fold_bn_weights(graph, arrays)
     new = build_cell(target, options=options)
     load_arrays(new, arrays)
     new.set_train(False)
     return target, new
+
+
+def deploy_cell(net: SpecNet, *, fold: bool = True, options: dict[str, str] | None = None) -> tuple[Graph, SpecNet]:
+    """The graph and Cell to deploy for `net`: BN folded (when `fold`), lowered with `options`,
+    carrying `net`'s weights. `net` itself is not changed; it must have been built by `build_cell`."""
+    return rebuild(net.spec_graph, net_arrays(net), fold=fold, options=options)

@@ -327,31 +327,3 @@ __all__ = [
     "MaxPool2d", "Mul", "Resize", "activation", "avgpool_divisors", "bilinear_matrix",
 ]
 
-
-# ----------------------------------------------------------------------------- CPU kernels
-class WinogradConv2d(nn.Cell):
-    """A dense 3x3, stride-1, padding-1 conv with bias and ReLU/ReLU6, run by archspec's NumPy
-    Winograd kernel (`archspec.kernels.winograd`) through `ops.Custom(func_type="pyfunc")`.
-
-    CPU only (pyfunc ops run on the host) and never exported: MindIR/ONNX cannot carry a Python
-    function, so export lowers the same node with `nn.Conv2dBnAct`. The parameters sit where
-    Conv2dBnAct keeps them (`conv.weight`, `conv.bias`), so checkpoints move between the two.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, act: str | None, weight_init, bias_init) -> None:
-        super().__init__()
-        from archspec.kernels.winograd import _WeightCache, conv3x3
-
-        self.conv = nn.Conv2d(in_channels, out_channels, 3, pad_mode="pad", padding=1, has_bias=True,
-                              weight_init=weight_init, bias_init=bias_init)
-        cache = _WeightCache()
-
-        def winograd_conv3x3(x, weight, bias):
-            # the kernel computes in float32; the op declares the input's dtype
-            return conv3x3(x, weight, bias, act, u=cache.get(weight)).astype(x.dtype, copy=False)
-
-        self.kernel = ops.Custom(winograd_conv3x3, out_shape=lambda x, w, b: (x[0], w[0], x[2], x[3]),
-                                 out_dtype=lambda x, w, b: x, func_type="pyfunc")
-
-    def construct(self, x):
-        return self.kernel(x, self.conv.weight, self.conv.bias)

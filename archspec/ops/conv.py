@@ -71,45 +71,18 @@ def cost(a: ConvArgs, in_shapes, out_shape):
     return params, macs
 
 
-def winograd_eligible(node) -> bool:
-    """Whether `conv.winograd=on` runs this conv with the NumPy Winograd kernel: dense 3x3, stride
-    1, dilation 1, padding 1, a bias and no BatchNorm (as after `fold_bn`), ReLU/ReLU6/no
-    activation, and big enough to gain (WINOGRAD_MIN_MACS, WINOGRAD_MIN_CHANNELS)."""
-    from archspec.kernels.winograd import ACTIVATIONS
-
-    a = node.args
-    return (pair(a.k) == (3, 3) and pair(a.stride) == (1, 1) and pair(a.dilation) == (1, 1)
-            and pair(a.padding) == (1, 1) and a.groups == 1 and bool(a.bias) and not a.bn and a.act in ACTIVATIONS
-            and min(node.in_shapes[0][1], a.out) >= WINOGRAD_MIN_CHANNELS
-            and node.macs // max(1, node.shape[0]) >= WINOGRAD_MIN_MACS)
-
-
-# benchmarks/winograd.py (docs/BENCHMARKS.md), 2 AVX-512 cores: the kernel's gain grows with the
-# channel counts (GEMM work per transformed element) and the image (fixed costs per call): 1.5x
-# on DeepLabV3+'s decoder convs (256-304 channels, 129x129) and 512->512 at 33x33, 1.15x at 256
-# channels and 65x65, break-even at 256 channels and 33x33, slower below 256 channels, where
-# MindSpore's oneDNN conv is fast and the transforms dominate.
-WINOGRAD_MIN_CHANNELS = 256  # input and output
-WINOGRAD_MIN_MACS = 1_000_000_000  # per image
-WINOGRAD_RULE = (f"dense 3x3, stride 1, dilation 1, padding 1, bias, no BatchNorm, ReLU/ReLU6/none, at least "
-                 f"{WINOGRAD_MIN_CHANNELS} channels in and out and {WINOGRAD_MIN_MACS / 1e9:g} GMAC per image")
-
-
-def lower(node, winograd: str = "off"):
+def lower(node):
     import math
 
     from mindspore import nn
     from mindspore.common.initializer import HeUniform, Uniform
 
-    from archspec.ops.cells import WinogradConv2d, activation
+    from archspec.ops.cells import activation
 
     a = node.args
     k, s, d, p = pair(a.k), pair(a.stride), pair(a.dilation), pair(a.padding)
     cin = node.in_shapes[0][1]
     fan_in = (cin // a.groups) * k[0] * k[1]
-    if winograd == "on" and winograd_eligible(node):
-        return WinogradConv2d(cin, a.out, a.act, weight_init=HeUniform(negative_slope=math.sqrt(5)),
-                              bias_init=Uniform(scale=1.0 / math.sqrt(fan_in)))
     return nn.Conv2dBnAct(
         in_channels=cin,
         out_channels=a.out,
@@ -132,15 +105,7 @@ def lower(node, winograd: str = "off"):
     )
 
 
-_activation_export_check = activation_export_check("act")
-
-
-def export_check(node, fmt: str, options: dict[str, str]) -> str:
-    # A safeguard: export() lowers with EXPORT_LOWERING, which sets conv.winograd=off for every format.
-    if options.get("winograd") == "on" and winograd_eligible(node):
-        return ("the NumPy Winograd kernel (conv.winograd=on) runs only in-process on CPU; "
-                "export with conv.winograd=off (the default for every format)")
-    return _activation_export_check(node, fmt, options)
+export_check = activation_export_check("act")
 
 
 def kind(node) -> str:
@@ -151,7 +116,7 @@ def kind(node) -> str:
 
 register(OpDef(
     name="conv", args=ConvArgs, infer=infer, cost=cost, lower=lower, complete=complete, kind=kind,
-    export_check=export_check, lower_options={"winograd": ("off", "on")},
+    export_check=export_check,
     doc="2-D convolution (+ BatchNorm + activation); lowered to one nn.Conv2dBnAct",
     examples=[{"op": "conv", "out": 64, "k": 3, "stride": 2, "bn": True, "act": "relu"}],
 ))

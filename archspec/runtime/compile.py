@@ -36,14 +36,14 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from archspec.envvars import scoped_environ
-from archspec.errors import Location, SpecError
-from archspec.fileio import write_probe
-from archspec.runtime.device import DEFAULT_JIT_LEVEL, JIT_LEVELS, OM_PATH_VAR, scratch_dir
+from archspec.errors import SpecError
+from archspec.files import make_folder
+from archspec.runtime.environ import scoped_environ
+from archspec.runtime.host import OM_PATH_VAR, check_jit_level, scratch_dir
 
 SAVE_VAR = "MS_DEV_SAVE_GRAPHS"
 PATH_VAR = "MS_DEV_SAVE_GRAPHS_PATH"
@@ -82,12 +82,6 @@ class CompileReport:
     @property
     def graph_nodes_total(self) -> int | None:
         return None if self.graph_nodes is None else sum(self.graph_nodes.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["kernels_total"] = self.kernels_total
-        d["graph_nodes_total"] = self.graph_nodes_total
-        return d
 
 
 # --------------------------------------------------------------------------- IR capture
@@ -162,23 +156,6 @@ def _files(folder: Path) -> dict[str, float]:
     return found
 
 
-def check_ir_dir(path: str | Path, option: str = "--dump-ir") -> Path:
-    """Create `path` if needed and make sure files can be written there; a clear SpecError if not."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise SpecError(f"{p} exists and is not a folder", Location(option), hint="give a folder for the IR files")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise SpecError(f"cannot write IR files to {p}: {e.strerror or e}", Location(option),
-                        hint="choose a folder you can write to") from None
-    problem = write_probe(p)
-    if problem:
-        raise SpecError(f"cannot write IR files to {p}: {problem}", Location(option),
-                        hint="choose a folder you can write to")
-    return p
-
-
 # --------------------------------------------------------------------------- compiling
 
 
@@ -186,7 +163,7 @@ def compile(net, inputs: Sequence, jit_level: str | None = None, *, runs: int = 
             ir_dir: str | Path | None = None) -> CompileReport:
     """Compile `net` for `inputs` in GRAPH_MODE at `jit_level`, run it, and report.
 
-    Times: the compile alone (`Cell.compile`), the first run, and the median of `runs` further
+    `inputs`: MindSpore tensors or NumPy arrays. Times: the compile alone (`Cell.compile`), the first run, and the median of `runs` further
     runs (steady state). Counts: kernels and final-graph nodes by kind, read from MindSpore's IR
     files (see the module docstring; None when IR capture was not prepared before MindSpore
     started). With `ir_dir`, the IR files are kept there. A compile failure inside a SpecNet is
@@ -194,13 +171,9 @@ def compile(net, inputs: Sequence, jit_level: str | None = None, *, runs: int = 
     """
     import mindspore
 
-    level = (jit_level or DEFAULT_JIT_LEVEL).upper()
-    if level not in JIT_LEVELS:
-        raise SpecError(f"unknown jit level '{level}'", Location("--jit-level"), hint="use O0, O1 or O2 (Ascend only)")
     device = mindspore.get_current_device().device_target
-    if level == "O2" and device != "Ascend":
-        raise SpecError(f"jit level O2 (whole-graph sink) runs only on Ascend, not on {device}", Location("--jit-level"),
-                        hint="use O0 or O1 on CPU and GPU")
+    level = check_jit_level(jit_level, device)
+    inputs = [x if isinstance(x, mindspore.Tensor) else mindspore.Tensor(x) for x in inputs]
     _set_jit_level(net, level)
     mode = mindspore.get_context("mode")
     if mode != mindspore.GRAPH_MODE:
@@ -219,7 +192,7 @@ def _compile(net, inputs: Sequence, level: str, runs: int, ir_dir: str | Path | 
     capture = ir_capture_mode() or ("user" if os.environ.get(SAVE_VAR, "") not in ("", "0") else None)
     keep = ir_dir is not None
     if keep:
-        target = check_ir_dir(ir_dir)
+        target = make_folder(ir_dir, "--dump-ir")
     elif capture:
         target = Path(tempfile.mkdtemp(prefix="compile-", dir=_state["scratch"] or None))
     else:

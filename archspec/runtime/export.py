@@ -29,7 +29,7 @@ What happens, in order (nothing is written at the target until every check has p
 5. The artifact, then the manifest, are renamed into place; the temporary folder is removed on
    every path out, including failures and Ctrl-C.
 
-The caller sets up the runtime (`archspec.runtime.device.setup`); `archspec export` uses
+The caller sets up the runtime (`archspec.runtime.host.setup`); `archspec export` uses
 PYNATIVE mode: the exporter compiles the graph itself, and running the reference net eagerly
 avoids a second graph compile (about 13 s for DeepLabV3+ ResNet-101 on a 2-core CPU) while
 checking the compiled artifact against an independent execution path.
@@ -53,8 +53,9 @@ from typing import Any
 import numpy as np
 
 from archspec import __version__
-from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
-from archspec.fileio import check_target, usual_permissions
+from archspec.errors import ErrorSink, Location, SpecError, did_you_mean, error_head
+from archspec.files import check_target, usual_permissions
+from archspec.progress import stage
 
 __all__ = ["FORMATS", "EXPORT_LOWERING", "RTOL", "ExportReport", "OutputCheck", "VerificationError",
            "artifact_paths", "check_exportable", "check_format_device", "export", "parse_format"]
@@ -62,11 +63,8 @@ __all__ = ["FORMATS", "EXPORT_LOWERING", "RTOL", "ExportReport", "OutputCheck", 
 # format -> (MindSpore's file_format, file suffix)
 FORMATS = {"mindir": ("MINDIR", ".mindir"), "onnx": ("ONNX", ".onnx"), "air": ("AIR", ".air")}
 # Lowering options each format needs (see OpDef.lower_options); numerically the same model.
-# conv.winograd=off: the NumPy Winograd kernel is a Python function no format can carry.
 EXPORT_LOWERING: dict[str, dict[str, str]] = {
-    "mindir": {"conv.winograd": "off"},
-    "air": {"conv.winograd": "off"},
-    "onnx": {"upsample.bilinear": "matmul", "add.kernel": "chain", "conv.winograd": "off"},
+    "onnx": {"upsample.bilinear": "matmul", "add.kernel": "chain"},
 }
 RTOL = 1e-4
 ATOL_FLOOR = 1e-6
@@ -111,6 +109,15 @@ class ExportReport:
     weights: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    device: str = "CPU"
+
+    @property
+    def lowering_changes(self) -> dict[str, str]:
+        """The lowering choices that differ from each op's default (what the format needed)."""
+        from archspec.ops import registry
+
+        defaults = {f"{op}.{k}": v for op, opts in registry.lower_options(None).items() for k, v in opts.items()}
+        return {k: v for k, v in self.lowering.items() if defaults.get(k) != v}
 
     @property
     def max_abs_diff(self) -> float | None:
@@ -174,13 +181,14 @@ def _alternatives(fmt: str) -> str:
 def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool = True,
            weights_source: str | Path | None = None, weights_report=None, init_seed: int | None = 0,
            force: bool = False, seed: int = 0, rtol: float = RTOL, verify: bool = True,
-           device: str = "CPU") -> ExportReport:
+           device: str = "CPU", on_event=None) -> ExportReport:
     """Export `net` (built from `graph` by `build_cell`) to `out_path` in `fmt`; see the module doc.
 
     spec: the loaded Spec (for the manifest: path, SHA-256 of every file read).
     weights_source: the checkpoint `net`'s weights came from (None: random init with `init_seed`);
         weights_report: what `load_weights` returned, for the manifest.
-    seed: of the random verification input. Raises SpecError (user mistakes, nothing written),
+    seed: of the random verification input. on_event: progress events (archspec.progress).
+    Raises SpecError (user mistakes, nothing written),
     VerificationError (artifact computes other numbers, nothing written).
     """
     import mindspore
@@ -204,36 +212,33 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
     timings: dict[str, float] = {}
 
     # The net to export: folded and/or lowered for the format; `net` itself stays as built.
-    t0 = time.perf_counter()
-    if fold or options != built_options:
-        exp_graph, exp_net = deploy_cell(net, fold=fold, options=options)
-    else:
-        exp_graph, exp_net = graph, net
-    timings["fold_and_lower"] = time.perf_counter() - t0
+    with stage(on_event, "fold", "folding BatchNorm" if fold else "lowering for " + fmt.upper(), timings,
+               "fold_and_lower"):
+        if fold or options != built_options:
+            exp_graph, exp_net = deploy_cell(net, fold=fold, options=options)
+        else:
+            exp_graph, exp_net = graph, net
 
     # The reference: the net as built, on one random input.
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal(shape).astype(np.float32) for shape in graph.inputs.values()]
     xs = [mindspore.Tensor(a) for a in arrays]
-    t0 = time.perf_counter()
-    ref = _outputs(run(net, *xs))
     checks: list[OutputCheck] = []
-    if exp_net is not net:
-        checks += _compare(graph, ref, _outputs(run(exp_net, *xs)), "in-memory export net", rtol)
-    timings["reference_run"] = time.perf_counter() - t0
+    with stage(on_event, "reference", "running the model as built", timings, "reference_run"):
+        ref = _outputs(run(net, *xs))
+        if exp_net is not net:
+            checks += _compare(graph, ref, _outputs(run(exp_net, *xs)), "in-memory export net", rtol)
     _raise_if_failed(checks, fmt, before_writing=True)
 
-    with _staging(artifact) as stage:
-        t0 = time.perf_counter()
-        produced = _write(exp_net, exp_graph, xs, fmt, stage)
-        timings["export"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
+    with _staging(artifact) as stage_dir:
+        with stage(on_event, "export", f"writing the {fmt.upper()} file", timings):
+            produced = _write(exp_net, exp_graph, xs, fmt, stage_dir)
         verified_with = "not run (--no-verify)"
         if verify:
-            verified_with, outs = _run_artifact(produced, fmt, graph, arrays, xs)
-            if outs is not None:
-                checks += _compare(graph, ref, outs, verified_with, rtol)
-        timings["verify"] = time.perf_counter() - t0
+            with stage(on_event, "verify", f"running the {fmt.upper()} file to verify it", timings):
+                verified_with, outs = _run_artifact(produced, fmt, graph, arrays, xs)
+                if outs is not None:
+                    checks += _compare(graph, ref, outs, verified_with, rtol)
         _raise_if_failed(checks, fmt, before_writing=False)
 
         weights = _weights_entry(weights_source, weights_report, init_seed)
@@ -244,10 +249,10 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
             lowering=dict(getattr(exp_net, "lower_options", {})),
             inputs={k: tuple(v) for k, v in graph.inputs.items()},
             outputs={k: tuple(graph.shape_of(k)) for k in graph.outputs},
-            verified_with=verified_with, checks=checks, weights=weights, timings=timings)
+            verified_with=verified_with, checks=checks, weights=weights, timings=timings, device=device)
         timings["total"] = time.perf_counter() - t_start
         report.manifest = _manifest(report, graph, spec, produced, seed, rtol, mindspore.__version__, device)
-        manifest_tmp = stage / "manifest.json"
+        manifest_tmp = stage_dir / "manifest.json"
         manifest_tmp.write_text(json.dumps(report.manifest, indent=2, default=str) + "\n", encoding="utf-8")
         _install(produced, artifact)
         _install(manifest_tmp, manifest_path)
@@ -318,7 +323,7 @@ def _write(net, graph, xs, fmt: str, stage: Path) -> Path:
         located = _locate_unexportable(net, graph, fmt, stage)
         if located is not None:
             raise located from exc
-        raise RuntimeError(f"MindSpore could not export the network to {fmt.upper()}: {_head(exc)}") from exc
+        raise RuntimeError(f"MindSpore could not export the network to {fmt.upper()}: {error_head(exc)}") from exc
     produced = stage / ("model" + FORMATS[fmt][1])
     others = sorted(p.name for p in stage.iterdir() if p != produced)
     if not produced.is_file():
@@ -352,18 +357,8 @@ def _locate_unexportable(net, graph, fmt: str, stage: Path) -> SpecError | None:
                     mindspore.export(net.nodes[i], *xs, file_name=str(probe / f"n{i}"), file_format=FORMATS[fmt][0])
         except Exception as exc:  # noqa: BLE001
             return SpecError(f"node '{node.name}' (op '{node.op}') cannot be exported to {fmt.upper()}: "
-                             f"MindSpore: {_head(exc)}", loc=node.loc, path=node.path, hint=_alternatives(fmt))
+                             f"MindSpore: {error_head(exc)}", loc=node.loc, path=node.path, hint=_alternatives(fmt))
     return None
-
-
-def _head(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    head = []
-    for ln in lines:
-        if ln.startswith("----") or ln.startswith("- C++ Call Stack"):
-            break
-        head.append(ln)
-    return " ".join(head[:2]) or type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -401,7 +396,7 @@ def _install(src: Path, dst: Path) -> None:
         return
     except OSError:
         pass
-    from archspec.fileio import atomic_path
+    from archspec.files import atomic_path
 
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)

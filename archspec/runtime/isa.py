@@ -1,22 +1,12 @@
-"""CPU fixes that must run before MindSpore (oneDNN) and NumPy (OpenBLAS) load.
-
-1. The oneDNN ISA fix for MindSpore's CPU backend.
+"""The oneDNN ISA fix for MindSpore's CPU backend, and what the host CPU is.
 
 On AVX-512 machines MindSpore 2.10's oneDNN picks a *reference* 3x3 convolution
 (`DNNL_VERBOSE=1` prints `jit_uni_ncsp:conv+ref:any`), about 100x slower than the `x64:gemm:jit`
 kernel it picks when capped at AVX2. oneDNN reads `ONEDNN_MAX_CPU_ISA` once, when it first
-dispatches a kernel, so this must run before MindSpore executes anything; the CLI calls it
-before importing MindSpore.
+dispatches a kernel, so the fix must be applied before MindSpore executes anything:
+`archspec.runtime.host.setup()` does it, and every entry point goes through that setup.
 
-2. The OpenBLAS core fix for NumPy. OpenBLAS picks its kernels from the CPU model number; on
-virtual machines that hide it (this project's CI runs on one) it falls back to its Prescott
-(SSE3) kernels: a 2048^2 SGEMM runs at about 65 GFLOP/s instead of about 310 with its SkylakeX
-(AVX-512) kernels. archspec's Winograd kernel (`archspec.kernels.winograd`) does its
-multiplications in NumPy, so the fix names the core from the CPU flags (`OPENBLAS_CORETYPE`)
-before NumPy is first imported, never over a user's value. The CLI applies it first thing
-(`archspec.cli.main`); `archspec.runtime.device.setup()` applies it too, for Python users.
-
-This module must import neither MindSpore nor NumPy when it is imported (`numpy_blas_core` imports
+This module imports neither MindSpore nor NumPy when it is imported (`numpy_blas_core` imports
 NumPy when called).
 """
 from __future__ import annotations
@@ -26,19 +16,11 @@ import functools
 import glob
 import os
 import platform
-import sys
 
 ENV_VAR = "ONEDNN_MAX_CPU_ISA"
 DISABLE_VAR = "ARCHSPEC_NO_ISA_FIX"  # set to 1 to keep oneDNN's own choice
 FIX_VALUE = "AVX2"
 
-
-BLAS_VAR = "OPENBLAS_CORETYPE"
-# OpenBLAS core sets that NumPy's wheels carry, by the CPU flags their kernels need
-_BLAS_CORES = (("SkylakeX", {"avx512f", "avx512bw", "avx512dq", "avx512vl"}), ("Haswell", {"avx2", "fma"}))
-# OpenBLAS cores with AVX2 (or AVX-512) SGEMM kernels: fast enough for the Winograd kernel to beat
-# MindSpore's own convolution. Any other core OpenBLAS reports (Prescott, Sandybridge, ...) is not.
-FAST_BLAS_CORES = ("haswell", "zen", "excavator", "skylakex", "cooperlake", "sapphirerapids")
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,22 +48,9 @@ def cpu_has_avx512() -> bool:
     return "avx512f" in cpu_flags()
 
 
-def apply_blas_fix() -> str:
-    """Name OpenBLAS's core from the CPU flags unless the user did or NumPy is already loaded."""
-    if BLAS_VAR in os.environ:
-        return _kept(BLAS_VAR)
-    if "numpy" in sys.modules:
-        return f"not applied: NumPy was imported first (set {BLAS_VAR} before starting Python)"
-    flags = cpu_flags()
-    for core, needs in _BLAS_CORES:
-        if needs <= flags:
-            return _set(BLAS_VAR, core)
-    return "not needed (no AVX2)"
-
-
 def numpy_blas_core() -> str | None:
-    """The core NumPy's bundled OpenBLAS runs ("SkylakeX", "Prescott", ...); None when NumPy uses
-    another BLAS or the library cannot be found. Imports NumPy."""
+    """The core NumPy's bundled OpenBLAS runs ("SkylakeX", "Prescott", ...), for diagnostics; None
+    when NumPy uses another BLAS or the library cannot be found. Imports NumPy."""
     import numpy
 
     here = os.path.dirname(numpy.__file__)
@@ -101,11 +70,6 @@ def numpy_blas_core() -> str | None:
     return None
 
 
-def blas_is_slow(core: str | None) -> bool:
-    """Whether NumPy's OpenBLAS runs pre-AVX2 kernels (None, another BLAS than OpenBLAS, is not)."""
-    return core is not None and core.lower() not in FAST_BLAS_CORES
-
-
 def apply_isa_fix(enabled: bool = True) -> str:
     """Cap oneDNN at AVX2 on AVX-512 CPUs unless the user chose otherwise. Returns what was done."""
     if ENV_VAR in os.environ:
@@ -119,7 +83,6 @@ def apply_isa_fix(enabled: bool = True) -> str:
 
 _DESCRIPTIONS = {
     ENV_VAR: "AVX-512 CPU: avoids oneDNN's reference convolution",
-    BLAS_VAR: "NumPy's OpenBLAS: kernels for this CPU's ISA",
 }
 
 
@@ -139,3 +102,10 @@ def _kept(var: str) -> str:
     if os.environ.get(_marker(var)) == value:
         return f"{var}={value} ({_DESCRIPTIONS[var]})"
     return f"kept {var}={value} (set by the user)"
+
+
+def machine_info() -> dict:
+    """The host's CPU model, core count, platform and Python, for reports and benchmarks."""
+    cpu = cpuinfo_value("model name") or platform.processor() or platform.machine()
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version()}

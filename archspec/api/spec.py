@@ -1,0 +1,62 @@
+"""Verbs that need no MindSpore: `validate`, `draw`, `schema`, `ops`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from archspec.api.common import InputShapes, SpecLike, graph_of
+from archspec.graph.ir import Graph
+
+
+def validate(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None, input_shapes: InputShapes = None,
+             allow_outside_imports: bool = False) -> Graph:
+    """Check a spec without building anything: structure, params, references, shapes, and its
+    `preprocess:`/`labels:` against the graph. Returns the resolved graph; raises SpecError(s)."""
+    from archspec.spec.inference import check_spec
+
+    loaded, graph = graph_of(spec, overrides, input_shapes, allow_outside_imports=allow_outside_imports)
+    if loaded is not None:
+        check_spec(loaded, graph, check_labels=not overrides)  # preprocess:/labels: (for predict)
+    return graph
+
+
+def draw(spec: SpecLike, out: str | Path, *, overrides: Mapping[str, Any] | None = None,
+         input_shapes: InputShapes = None, allow_outside_imports: bool = False, force: bool = False) -> Path:
+    """Draw the resolved graph to `out`: .dot always, .svg/.png/.pdf through Graphviz's `dot`."""
+    from archspec.graph.dot import write_graph
+
+    _, graph = graph_of(spec, overrides, input_shapes, allow_outside_imports=allow_outside_imports)
+    return write_graph(graph, out, force=force)
+
+
+def schema(out: str | Path | None = None, *, force: bool = False) -> str:
+    """The JSON Schema of the spec format (one node variant per op, for editor completion), as
+    text; written to `out` as well when given."""
+    import json
+
+    from archspec.files import write_text
+    from archspec.spec.jsonschema import spec_json_schema
+
+    text = json.dumps(spec_json_schema(), indent=2) + "\n"
+    if out is not None:
+        write_text(out, text, force=force)
+    return text
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    name: str
+    args: list[tuple[str, Any, bool]]  # (argument, default, required)
+    doc: str
+
+
+def ops() -> list[OpInfo]:
+    """Every op a spec can use, with its arguments and defaults, by name."""
+    from archspec.ops import registry
+
+    found = []
+    for name, op in sorted(registry.all_ops().items()):
+        args = [(arg, None if f.is_required() else f.default, f.is_required()) for arg, f in op.args.model_fields.items()]
+        found.append(OpInfo(name, args, op.doc))
+    return found
