@@ -58,10 +58,6 @@ def infer(a: PadArgs, in_shapes):
     return (x[0], x[1], x[2] + t + b, x[3] + l + r)
 
 
-def cost(a, in_shapes, out_shape):
-    return 0, 0  # no parameters; padding counts 0 MACs
-
-
 def lower(node):
     from archspec.ops.cells import ConstPad2d
 
@@ -73,7 +69,7 @@ def kind(node) -> str:
 
 
 register(OpDef(
-    name="pad", args=PadArgs, infer=infer, cost=cost, lower=lower, kind=kind,
+    name="pad", args=PadArgs, infer=infer, lower=lower, kind=kind,
     doc="constant padding of height and width: pad = n, (h, w) or (top, bottom, left, right) pixels of value",
     examples=[{"op": "pad", "pad": 1}, {"op": "pad", "pad": [0, 1, 0, 1]}, {"op": "pad", "pad": [2, 1], "value": -1.0}],
 ))

@@ -10,8 +10,9 @@ What happens, in order (nothing is written at the target until every check has p
    their spec positions, before anything is built or written.
 2. The net to export: `deploy_cell` folds BatchNorm into the convolutions (`fold=True`) and
    picks the lowerings the format needs (`EXPORT_LOWERING`: ONNX gets bilinear upsampling as two
-   MatMuls, since MindSpore 2.10 cannot export ResizeBilinearV2, and residual adds as binary Adds,
-   since its AddN export leaves a dead SequenceConstruct node). The user's `net` is unchanged.
+   MatMuls, since MindSpore 2.10 cannot export ResizeBilinearV2, residual adds as binary Adds,
+   since its AddN export leaves a dead SequenceConstruct node, and transposed convolutions as
+   ordinary ones, since its ConvTranspose export does not load). The user's `net` is unchanged.
 3. `mindspore.export` / `mindspore.onnx.export` write into a temporary folder beside the target
    (MindSpore appends the suffix itself and chmods its output read-only; its file-name check
    rejects paths with spaces, so a folder with such a path falls back to the system temp folder).
@@ -66,7 +67,8 @@ FORMATS = {"mindir": ("MINDIR", ".mindir"), "onnx": ("ONNX", ".onnx"), "air": ("
 EXPORT_LOWERING: dict[str, dict[str, str]] = {
     "mindir": {"conv.winograd": "off"},
     "air": {"conv.winograd": "off"},
-    "onnx": {"upsample.bilinear": "matmul", "add.kernel": "chain", "conv.winograd": "off"},
+    "onnx": {"upsample.bilinear": "matmul", "add.kernel": "chain", "conv.winograd": "off",
+             "conv_transpose.kernel": "conv"},
 }
 RTOL = 1e-4
 ATOL_FLOOR = 1e-6
