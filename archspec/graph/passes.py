@@ -125,3 +125,26 @@ def fold_bn_weights(graph: Graph, weights: dict) -> dict:
         out[folded["weight"]] = scaled.astype(w.dtype)
         out[folded["bias"]] = (beta + (b - mean) * scale).astype(w.dtype)
     return out
+
+
+def argmax_head(graph: Graph) -> Graph:
+    """The graph with an argmax over the channels (axis 1) appended to its FIRST output, which it
+    replaces: a segmenter's [N, C, H, W] scores become its int32 class map [N, H, W] (a
+    classifier's [N, C] its [N] class indices); other outputs stay. The new node is named
+    `classes` (`<output>.classes` if that name is taken). What `export(..., argmax=True)` writes."""
+    from archspec.errors import Location, SpecError
+
+    first = graph.outputs[0]
+    scores = graph.shape_of(first)
+    if len(scores) < 2:
+        raise SpecError(f"--argmax needs a first output with a channel axis, but '{first}' has shape "
+                        f"{list(scores)}", Location("--argmax"), hint="drop --argmax for this model")
+    taken = set(graph.inputs) | {n.name for n in graph.nodes}
+    name = "classes" if "classes" not in taken else f"{first}.classes"
+    op = registry.get("argmax")
+    args = op.args(axis=1)
+    shape = tuple(op.infer(args, [scores]))
+    head = Node(name=name, op="argmax", args=args, inputs=[first], in_shapes=[scores], shape=shape,
+                path="--argmax")
+    return Graph(name=graph.name, inputs=graph.inputs, nodes=[*graph.nodes, head], outputs=[name, *graph.outputs[1:]],
+                 params=graph.params, source=graph.source)
