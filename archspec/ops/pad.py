@@ -104,7 +104,7 @@ def kind(node) -> str:
 register(OpDef(
     name="pad", args=PadArgs, infer=infer, lower=lower, kind=kind, complete=complete, ref_args={"size_of": "size"},
     doc="constant padding of height and width: pad = n, (h, w) or (top, bottom, left, right) pixels of value; "
-        "or up to 'size' [h, w] or the size of another node ('size_of'), centred",
+        "or up to 'size' (h, w) or the size of another node ('size_of'), centred",
     examples=[{"op": "pad", "pad": 1}, {"op": "pad", "pad": [0, 1, 0, 1]}, {"op": "pad", "pad": [2, 1], "value": -1.0},
               {"op": "pad", "size_of": "skip"}],
 ))
