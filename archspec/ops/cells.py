@@ -539,7 +539,7 @@ class ConvTransposeAsConv(nn.Cell):
       (+ output_padding at the end), as two constant 0/1 MatMuls, then a stride-1 conv with the
       kernel flipped and its in/out axes swapped per group. Costs up to stride^2 times the MACs.
     The kernel rearrangement runs on the weight tensor (small), so it exports as a few ONNX
-    Transpose/Reshape nodes in front of Conv.
+    Transpose/Reshape (and, for the flip, Slice) nodes in front of Conv.
     """
 
     def __init__(self, in_shape, out_channels: int, k, stride, padding, output_padding, dilation, groups: int,
