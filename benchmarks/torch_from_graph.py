@@ -59,7 +59,8 @@ def torch_activation(fn: str | None, alpha: float = 0.01) -> nn.Module:
 # ----------------------------------------------------------------------------- per-op modules
 # Where each parameter role of archspec's registry lives in the torch modules below.
 ROLE_TO_TORCH = {"weight": "main.weight", "bias": "main.bias", "gamma": "main.weight", "beta": "main.bias",
-                 "bn_gamma": "bn.weight", "bn_beta": "bn.bias", "bn_mean": "bn.running_mean", "bn_var": "bn.running_var"}
+                 "bn_gamma": "bn.weight", "bn_beta": "bn.bias", "bn_mean": "bn.running_mean",
+                 "bn_var": "bn.running_var"}
 
 
 class Unit(nn.Module):

@@ -123,13 +123,8 @@ register(OpDef(
     doc="reorder all dimensions, batch included (PyTorch x.permute(*dims))",
     examples=[{"op": "permute", "dims": [0, 2, 3, 1]}],
 ))
-register(OpDef(
-    name="pixel_shuffle", args=PixelShuffleArgs, infer=infer_shuffle, lower=lower_shuffle,
-    doc="PyTorch pixel_shuffle: [N, C*r*r, H, W] -> [N, C, H*r, W*r] with factor r",
-    examples=[{"op": "pixel_shuffle", "factor": 2}],
-))
-register(OpDef(
-    name="pixel_unshuffle", args=PixelShuffleArgs, infer=infer_unshuffle, lower=lower_unshuffle,
-    doc="PyTorch pixel_unshuffle: [N, C, H*r, W*r] -> [N, C*r*r, H, W] with factor r",
-    examples=[{"op": "pixel_unshuffle", "factor": 2}],
-))
+for _name, _infer, _lower, _shapes in [
+        ("pixel_shuffle", infer_shuffle, lower_shuffle, "[N, C*r*r, H, W] -> [N, C, H*r, W*r]"),
+        ("pixel_unshuffle", infer_unshuffle, lower_unshuffle, "[N, C, H*r, W*r] -> [N, C*r*r, H, W]")]:
+    register(OpDef(name=_name, args=PixelShuffleArgs, infer=_infer, lower=_lower,
+                   doc=f"PyTorch {_name}: {_shapes} with factor r", examples=[{"op": _name, "factor": 2}]))

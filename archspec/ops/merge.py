@@ -126,7 +126,8 @@ class SubArgs(OpArgs):
 
 
 def infer_sub(a, in_shapes):
-    return _broadcast("sub", in_shapes, "size-1 dimensions broadcast: [N, C, H, W] - [N, C, 1, 1] subtracts per channel")
+    return _broadcast("sub", in_shapes,
+                      "size-1 dimensions broadcast: [N, C, H, W] - [N, C, 1, 1] subtracts per channel")
 
 
 def lower_sub(node):

@@ -110,7 +110,8 @@ register(OpDef(
     examples=[{"op": "flatten"}],
 ))
 register(OpDef(
-    name="dense", args=DenseArgs, infer=infer_dense, parameters=parameters_dense, macs=macs_dense, lower=lower_dense, kind=kind_dense,
+    name="dense", args=DenseArgs, infer=infer_dense, parameters=parameters_dense, macs=macs_dense, lower=lower_dense,
+    kind=kind_dense,
     export_check=activation_export_check("act"),
     doc="fully connected layer on a 2-D (N, features) input (+ activation); lowered to nn.Dense",
     examples=[{"op": "dense", "out": 1000}],

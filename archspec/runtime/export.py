@@ -194,8 +194,9 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
     spec: the loaded Spec (for the manifest: path, SHA-256 of every file read).
     weights_source: the checkpoint `net`'s weights came from (None: random init with `init_seed`);
         weights_report: what `load_weights` returned, for the manifest.
-    argmax: append an argmax over channels to the first output (the file outputs the int32 class
-        map; see the module docstring). seed: of the random verification input. Raises SpecError (user mistakes, nothing written),
+    argmax: append an argmax over channels to the first output (the file outputs the int32
+        class map; see the module docstring).
+    seed: of the random verification input. Raises SpecError (user mistakes, nothing written),
     VerificationError (artifact computes other numbers, nothing written).
     """
     import mindspore
@@ -319,7 +320,8 @@ def _compare_classes(name: str, scores: np.ndarray, classes: np.ndarray, what: s
     score and the reference score of the class picked, at most 2 * tolerance (module docstring)."""
     want = tuple(scores.shape[:1] + scores.shape[2:])
     if tuple(classes.shape) != want:
-        raise VerificationError(f"{what}: class map '{name}' has shape {list(classes.shape)}, expected {list(want)}", [])
+        raise VerificationError(f"{what}: class map '{name}' has shape {list(classes.shape)}, "
+                                f"expected {list(want)}", [])
     if classes.dtype != np.int32:
         raise VerificationError(f"{what}: class map '{name}' is {classes.dtype}, expected int32", [])
     scale = float(np.abs(scores).max()) if scores.size else 0.0

@@ -112,7 +112,8 @@ def assert_close(got, want, what: str, exact: bool = False) -> None:
 
 
 def _outputs(y) -> list[np.ndarray]:
-    return [t.asnumpy() if hasattr(t, "asnumpy") else np.asarray(t) for t in (y if isinstance(y, (tuple, list)) else (y,))]
+    items = y if isinstance(y, (tuple, list)) else (y,)
+    return [t.asnumpy() if hasattr(t, "asnumpy") else np.asarray(t) for t in items]
 
 
 def check_family(ms, tmp_path, cases: list[Case], *, onnx: bool = True) -> Graph:
