@@ -6,17 +6,19 @@
     y = model(x)                          # the graph's outputs in graph.outputs order
 
 One small torch module per node, generic over the ops archspec has (no model-specific code):
-conv (padding, dilation, groups, bias, BatchNorm, activation), batchnorm, act, maxpool/avgpool
-(PyTorch semantics, which archspec's spec language follows), global_avgpool, pad, upsample
-(`F.interpolate` with the node's static output size), concat, add, mul, dropout (identity: eval),
-flatten, dense and identity. `forward` walks the nodes in topological order and drops each value
-after its last use.
+conv and conv_transpose (padding, dilation, groups, bias, BatchNorm, activation), batchnorm,
+groupnorm, layernorm (over channels), act, maxpool/avgpool (PyTorch semantics, which archspec's
+spec language follows), global_avgpool, adaptive_avgpool, pad, upsample (`F.interpolate` with
+the node's static output size), concat, add, mul, sub, softmax, argmax (int32), reshape,
+permute, pixel_shuffle/unshuffle, dropout (identity: eval), flatten, dense and identity.
+`forward` walks the nodes in topological order and drops each value after its last use.
 
-Weights map onto archspec's parameter names (`SpecNet`'s names, `<node>.<path in its Cell>`):
-conv `<node>.conv.weight`, `<node>.conv.bias`, `<node>.batchnorm.{gamma,beta,moving_mean,
-moving_variance}`; batchnorm `<node>.{gamma,beta,moving_mean,moving_variance}`; dense
-`<node>.weight`, `<node>.bias`. Loading is strict: every archspec tensor must be used and every
-torch parameter/buffer (but BatchNorm's `num_batches_tracked`) must be set, shapes equal.
+Weight names are not written here: they come from archspec's op registry (`Graph.parameters()`:
+name -> shape, trainable, role). Every torch module with parameters keeps its main layer as
+`main` and a BatchNorm as `bn`, so a parameter's role says where it goes (`ROLE_TO_TORCH`:
+weight -> main.weight, bn_mean -> bn.running_mean, ...). Loading is strict: every archspec
+tensor must be used and every torch parameter/buffer (but BatchNorm's `num_batches_tracked`)
+must be set, shapes equal.
 
 A benchmark helper (benchmarks/peers.py), not part of the archspec package: it needs torch.
 """
@@ -55,57 +57,57 @@ def torch_activation(fn: str | None, alpha: float = 0.01) -> nn.Module:
 
 
 # ----------------------------------------------------------------------------- per-op modules
-# Each has `names`: {archspec parameter suffix: attribute path of the torch tensor} for loading.
+# Where each parameter role of archspec's registry lives in the torch modules below.
+ROLE_TO_TORCH = {"weight": "main.weight", "bias": "main.bias", "gamma": "main.weight", "beta": "main.bias",
+                 "bn_gamma": "bn.weight", "bn_beta": "bn.bias", "bn_mean": "bn.running_mean",
+                 "bn_var": "bn.running_var"}
 
 
-class Conv(nn.Module):
-    def __init__(self, node) -> None:
+class Unit(nn.Module):
+    """main layer (conv, transposed conv, linear, norm) -> BatchNorm (optional) -> activation."""
+
+    def __init__(self, main: nn.Module, bn: nn.Module | None = None, act: nn.Module | None = None) -> None:
         super().__init__()
-        a = node.args
-        cin = node.in_shapes[0][1]
-        self.conv = nn.Conv2d(cin, a.out, _pair(a.k), stride=_pair(a.stride), padding=_pair(a.padding),
-                              dilation=_pair(a.dilation), groups=a.groups, bias=bool(a.bias))
-        self.bn = nn.BatchNorm2d(a.out, eps=a.eps, momentum=a.momentum) if a.bn else None
-        self.act = torch_activation(a.act, a.alpha)
-        self.names = {"conv.weight": "conv.weight"}
-        if a.bias:
-            self.names["conv.bias"] = "conv.bias"
-        if a.bn:
-            self.names.update({"batchnorm.gamma": "bn.weight", "batchnorm.beta": "bn.bias",
-                               "batchnorm.moving_mean": "bn.running_mean",
-                               "batchnorm.moving_variance": "bn.running_var"})
+        self.main = main
+        self.bn = bn
+        self.act = act if act is not None else nn.Identity()
 
     def forward(self, x):
-        x = self.conv(x)
+        x = self.main(x)
         if self.bn is not None:
             x = self.bn(x)
         return self.act(x)
 
 
-class BatchNorm(nn.Module):
-    def __init__(self, node) -> None:
+class ChannelLayerNorm(nn.Module):
+    """archspec's layernorm: a LayerNorm over axis 1 (channels) at each position."""
+
+    def __init__(self, channels: int, eps: float, affine: bool) -> None:
         super().__init__()
-        a = node.args
-        self.bn = nn.BatchNorm2d(node.in_shapes[0][1], eps=a.eps, momentum=a.momentum)
-        self.names = {"gamma": "bn.weight", "beta": "bn.bias", "moving_mean": "bn.running_mean",
-                      "moving_variance": "bn.running_var"}
+        self.shape, self.eps = (channels,), eps
+        self.weight = nn.Parameter(torch.ones(channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(channels)) if affine else None
 
     def forward(self, x):
-        return self.bn(x)
+        return F.layer_norm(x.movedim(1, -1), self.shape, self.weight, self.bias, self.eps).movedim(-1, 1)
 
 
-class Dense(nn.Module):
-    def __init__(self, node) -> None:
-        super().__init__()
-        a = node.args
-        self.fc = nn.Linear(node.in_shapes[0][1], a.out, bias=a.bias)
-        self.act = torch_activation(a.act, a.alpha)
-        self.names = {"weight": "fc.weight"}  # MindSpore's nn.Dense weight is (out, in), as torch's
-        if a.bias:
-            self.names["bias"] = "fc.bias"
+def _bn(node) -> nn.Module | None:
+    a = node.args
+    return nn.BatchNorm2d(a.out, eps=a.eps, momentum=a.momentum) if a.bn else None
 
-    def forward(self, x):
-        return self.act(self.fc(x))
+
+def _conv_unit(node) -> nn.Module:
+    a = node.args
+    cin = node.in_shapes[0][1]
+    if node.op == "conv":
+        main = nn.Conv2d(cin, a.out, _pair(a.k), stride=_pair(a.stride), padding=_pair(a.padding),
+                         dilation=_pair(a.dilation), groups=a.groups, bias=bool(a.bias))
+    else:
+        main = nn.ConvTranspose2d(cin, a.out, _pair(a.k), stride=_pair(a.stride), padding=_pair(a.padding),
+                                  output_padding=_pair(a.output_padding), dilation=_pair(a.dilation),
+                                  groups=a.groups, bias=bool(a.bias))
+    return Unit(main, _bn(node), torch_activation(a.act, a.alpha))
 
 
 class Fn(nn.Module):
@@ -115,7 +117,6 @@ class Fn(nn.Module):
         super().__init__()
         self.fn = fn
         self.what = what
-        self.names: dict[str, str] = {}
 
     def forward(self, *xs):
         return self.fn(*xs)
@@ -124,19 +125,38 @@ class Fn(nn.Module):
         return self.what
 
 
+def _fold(fn):
+    def apply(*xs):
+        y = xs[0]
+        for t in xs[1:]:
+            y = fn(y, t)
+        return y
+    return apply
+
+
+def _param_module(node) -> nn.Module | None:
+    a, op, cin = node.args, node.op, node.in_shapes[0][1] if len(node.in_shapes[0]) > 1 else 0
+    if op in ("conv", "conv_transpose"):
+        return _conv_unit(node)
+    if op == "batchnorm":
+        return Unit(nn.Identity(), nn.BatchNorm2d(cin, eps=a.eps, momentum=a.momentum))
+    if op == "dense":  # MindSpore's nn.Dense weight is (out, in), as torch's
+        return Unit(nn.Linear(cin, a.out, bias=a.bias), act=torch_activation(a.act, a.alpha))
+    if op == "groupnorm":
+        return Unit(nn.GroupNorm(a.groups, cin, eps=a.eps, affine=a.affine))
+    if op == "layernorm":
+        return Unit(ChannelLayerNorm(cin, a.eps, a.affine))
+    return None
+
+
 def _module(node) -> nn.Module:
+    m = _param_module(node)
+    if m is not None:
+        return m
     a = node.args
     op = node.op
-    if op == "conv":
-        return Conv(node)
-    if op == "batchnorm":
-        return BatchNorm(node)
-    if op == "dense":
-        return Dense(node)
     if op == "act":
-        m = torch_activation(a.fn, a.alpha)
-        m.names = {}
-        return m
+        return torch_activation(a.fn, a.alpha)
     if op == "maxpool":
         k, s, p = _pair(a.k), _pair(a.stride), _pair(a.padding)
         return Fn(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=a.ceil_mode), f"maxpool k={k} s={s} p={p}")
@@ -146,6 +166,8 @@ def _module(node) -> nn.Module:
                   f"avgpool k={k} s={s} p={p}")
     if op == "global_avgpool":
         return Fn(lambda x: x.mean(dim=(2, 3), keepdim=True), "global_avgpool")
+    if op == "adaptive_avgpool":
+        return nn.AdaptiveAvgPool2d(_pair(a.size))
     if op == "upsample":
         size = (int(node.shape[2]), int(node.shape[3]))  # static: archspec resolved it
         if a.mode == "bilinear":
@@ -156,24 +178,23 @@ def _module(node) -> nn.Module:
     if op == "concat":
         axis = a.axis % len(node.shape)
         return Fn(lambda *xs: torch.cat(xs, axis), f"concat axis={axis}")
-    if op == "add":
-        def add(*xs):
-            y = xs[0]
-            for t in xs[1:]:
-                y = y + t
-            return y
-        return Fn(add, "add")
-    if op == "mul":
-        def mul(*xs):
-            y = xs[0]
-            for t in xs[1:]:
-                y = y * t
-            return y
-        return Fn(mul, "mul")
+    if op in ("add", "mul", "sub"):
+        return Fn(_fold({"add": torch.add, "mul": torch.mul, "sub": torch.sub}[op]), op)
+    if op == "softmax":
+        return Fn(lambda x: torch.softmax(x, a.axis), f"softmax axis={a.axis}")
+    if op == "argmax":
+        return Fn(lambda x: torch.argmax(x, a.axis, keepdim=a.keepdims).to(torch.int32), f"argmax axis={a.axis}")
+    if op in ("reshape", "flatten"):
+        shape = tuple(node.shape[1:])
+        return Fn(lambda x: x.reshape(x.shape[0], *shape), f"{op} {shape}")
+    if op == "permute":
+        return Fn(lambda x: x.permute(*a.dims), f"permute {a.dims}")
+    if op == "pixel_shuffle":
+        return nn.PixelShuffle(a.factor)
+    if op == "pixel_unshuffle":
+        return nn.PixelUnshuffle(a.factor)
     if op in ("dropout", "identity"):
         return Fn(lambda x: x, op + " (identity at inference)")
-    if op == "flatten":
-        return Fn(lambda x: torch.flatten(x, 1), "flatten")
     if op == "pad":
         from archspec.ops.pad import pads
 
@@ -190,6 +211,9 @@ class TorchGraph(nn.Module):
         super().__init__()
         self.node_names = [n.name for n in graph.nodes]
         self.ops = nn.ModuleList(_module(n) for n in graph.nodes)
+        # archspec parameter name -> torch state key, from the registry's names and roles
+        self.archspec_names = {f"{n.name}.{local}": f"ops.{i}.{ROLE_TO_TORCH[p.role]}"
+                               for i, n in enumerate(graph.nodes) for local, p in n.parameters().items()}
         self.input_names = list(graph.inputs)
         index = {name: i for i, name in enumerate(self.input_names)}
         n_in = len(index)
@@ -221,10 +245,7 @@ class TorchGraph(nn.Module):
         """Copy archspec's tensors (by parameter name) into this module; strict. Returns how many."""
         state = self.state_dict()
         used: set[str] = set()
-        wanted: dict[str, str] = {}  # torch state key -> archspec name
-        for i, (name, m) in enumerate(zip(self.node_names, self.ops)):
-            for suffix, attr in m.names.items():
-                wanted[f"ops.{i}.{attr}"] = f"{name}.{suffix}"
+        wanted = {key: name for name, key in self.archspec_names.items()}  # torch state key -> archspec name
         unset = sorted(k for k in state if k not in wanted and not k.endswith("num_batches_tracked"))
         missing = sorted(v for v in wanted.values() if v not in arrays)
         if unset or missing:

@@ -11,9 +11,10 @@ def export(spec: SpecLike, fmt: str = "mindir", out: str | Path | None = None, *
            overrides: Mapping[str, Any] | None = None, input_shapes: InputShapes = None,
            allow_outside_imports: bool = False, fold_bn: bool = True, weights: str | Path | None = None,
            allow_partial: bool = False, device: str = "CPU", seed: int = 0, verify: bool = True, force: bool = False,
-           isa_fix: bool = True, on_event: Event | None = None):
+           isa_fix: bool = True, argmax: bool = False, on_event: Event | None = None):
     """Export `spec`'s model to `fmt` at `out` (default `<spec name>.<format>` in the current folder),
-    BatchNorm folded unless `fold_bn=False`, with a manifest at `<out>.json`; see
+    BatchNorm folded unless `fold_bn=False`, with a manifest at `<out>.json`; `argmax=True` makes the
+    file output the int32 class map of the first output instead of its scores; see
     `archspec.runtime.export` for the order of checks, the atomic write and the verification.
 
     Returns an `ExportReport`. Raises SpecError for user mistakes (found before anything slow runs,
@@ -64,6 +65,6 @@ def export(spec: SpecLike, fmt: str = "mindir", out: str | Path | None = None, *
 
     report = export_net(graph, net, fmt, artifact, spec=loaded, fold=fold_bn, weights_source=weights,
                         weights_report=weights_report, init_seed=seed, force=force, seed=seed, verify=verify,
-                        device=dev, on_event=emit)
+                        device=dev, argmax=argmax, on_event=emit)
     report.timings = {**timings, **report.timings}
     return report

@@ -21,6 +21,9 @@ def export_command(
                                             help="Artifact path (default: <spec name>.<format> here; missing folders "
                                                  "are created); the manifest goes to PATH.json."),
     fold_bn: bool = typer.Option(True, "--fold-bn/--no-fold-bn", help="Fold BatchNorm into the convolutions."),
+    argmax: bool = typer.Option(False, "--argmax",
+                                help="A deploy head: the file outputs the int32 class map (argmax over the channels "
+                                     "of the first output, N x H x W) instead of the class scores."),
     weights: Optional[Path] = opt.Weights,
     allow_partial: bool = opt.AllowPartial,
     set_: Optional[List[str]] = opt.Set,
@@ -43,7 +46,7 @@ def export_command(
         with Progress(not as_json) as progress:
             r = export(spec, format_, out_path, **opt.spec_inputs(set_, input_shape, allow_outside_imports),
                        fold_bn=fold_bn, weights=weights, allow_partial=allow_partial, device=device.value, seed=seed,
-                       verify=verify, force=force, isa_fix=not no_isa_fix, on_event=progress.event)
+                       verify=verify, force=force, isa_fix=not no_isa_fix, argmax=argmax, on_event=progress.event)
     except VerificationError as e:
         err.print(f"[red]{esc(e)}[/red]")
         err.print("  the artifact was not written: it would not compute what the built model computes; rerun with "

@@ -36,6 +36,13 @@ class Node:
 
         return registry.get(self.op).kind(self)
 
+    def parameters(self) -> dict[str, Any]:
+        """This node's parameters: local name (inside its Cell) -> `ops.registry.Param(shape,
+        trainable, role)`, in the Cell's order. The op registry owns these names."""
+        from archspec.ops import registry
+
+        return registry.node_parameters(self)
+
     def with_(self, **changes) -> "Node":
         return replace(self, **changes)
 
@@ -72,6 +79,20 @@ class Graph:
         from archspec.graph.report import graph_table
 
         return graph_table(self)
+
+    def parameters(self) -> dict[str, Any]:
+        """Every parameter of the network this graph lowers to, without building it: full name
+        `<node>.<local>` (as SpecNet names them, e.g. `layer1.0.conv1.conv.weight`) ->
+        `ops.registry.Param(shape, trainable, role)`, in the built Cell's `get_parameters()`
+        order. `trainable` is False for BatchNorm running statistics, which checkpoints carry
+        but `total_params` does not count; `role` ("weight", "bias", "bn_mean", ...) says what
+        a tensor is without parsing its name."""
+        return {f"{n.name}.{local}": p for n in self.nodes for local, p in n.parameters().items()}
+
+    def parameter_shapes(self, trainable_only: bool = False) -> dict[str, tuple[int, ...]]:
+        """Full parameter name -> shape, for every parameter of the built Cell (trainable or not,
+        unless `trainable_only`). What a weight map or checkpoint must provide."""
+        return {name: p.shape for name, p in self.parameters().items() if p.trainable or not trainable_only}
 
     @property
     def total_params(self) -> int:

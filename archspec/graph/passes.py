@@ -1,9 +1,26 @@
 """Graph passes. `fuse_conv_bn_act` turns conv -> batchnorm (-> act) chains into one conv node
-carrying bn/act, which the lowering emits as a single nn.Conv2dBnAct."""
+carrying bn/act, which the lowering emits as a single nn.Conv2dBnAct; `fold_bn` and
+`fold_bn_weights` fold those BatchNorms into the conv weights for deployment.
+
+"conv" here means every op that can carry a BatchNorm and an activation (its arguments have
+`bn` and `act`, and its OpDef says how to scale its weight per output channel): `conv` and
+`conv_transpose`. Parameter names come from the op registry (`Node.parameters()`), never from
+this file."""
 from __future__ import annotations
 
 from archspec.graph.ir import Graph, Node
 from archspec.ops import registry
+
+
+def carries_bn(op: str) -> bool:
+    """Whether nodes of `op` can absorb a following BatchNorm and activation (conv, conv_transpose)."""
+    d = registry.get(op)
+    return d.scale_out_channels is not None and {"bn", "act"} <= set(d.args.model_fields)
+
+
+def _with_args(n: Node, args) -> Node:
+    params, macs = registry.get(n.op).cost(args, n.in_shapes, n.shape)
+    return n.with_(args=args, params=params, macs=macs)
 
 
 def fuse_conv_bn_act(graph: Graph) -> Graph:
@@ -26,7 +43,7 @@ def fuse_conv_bn_act(graph: Graph) -> Graph:
         return reader if reader.op == op and len(reader.inputs) == 1 else None
 
     for n in graph.nodes:
-        if n.op != "conv" or n.name in absorbed:
+        if n.name in absorbed or not carries_bn(n.op):
             continue
         args, tail = n.args, n.name
         if not args.bn and not args.act:
@@ -42,9 +59,7 @@ def fuse_conv_bn_act(graph: Graph) -> Graph:
                 args = args.model_copy(update={"act": act.args.fn, "alpha": act.args.alpha})
                 absorbed[act.name] = n.name
         if args is not n.args:
-            opdef = registry.get("conv")
-            params, macs = opdef.cost(args, n.in_shapes, n.shape)
-            fused[n.name] = n.with_(args=args, params=params, macs=macs)
+            fused[n.name] = _with_args(n, args)
     if not absorbed:
         return graph
     nodes = []
@@ -62,6 +77,19 @@ def count_conv_bn_act(graph: Graph) -> int:
     return sum(1 for n in graph.nodes if n.op == "conv" and n.args.bn)
 
 
+def count_with_bn(graph: Graph) -> int:
+    """Number of nodes of any op that carry a BatchNorm (what `fold_bn` folds)."""
+    return sum(1 for n in graph.nodes if getattr(n.args, "bn", False))
+
+
+def _has_bn(n: Node) -> bool:
+    return carries_bn(n.op) and bool(n.args.bn)
+
+
+def _folded_args(n: Node):
+    return n.args.model_copy(update={"bn": False, "bias": True})
+
+
 def fold_bn(graph: Graph) -> Graph:
     """The inference graph with every conv's BatchNorm folded into its weights and bias.
 
@@ -69,13 +97,7 @@ def fold_bn(graph: Graph) -> Graph:
     stays). `fold_bn_weights` computes the matching weights. Folding at graph level keeps the
     folded model a first-class graph: it is reported, drawn, lowered and exported like any other.
     """
-    nodes = []
-    for n in graph.nodes:
-        if n.op == "conv" and n.args.bn:
-            args = n.args.model_copy(update={"bn": False, "bias": True})
-            params, macs = registry.get("conv").cost(args, n.in_shapes, n.shape)
-            n = n.with_(args=args, params=params, macs=macs)
-        nodes.append(n)
+    nodes = [_with_args(n, _folded_args(n)) if _has_bn(n) else n for n in graph.nodes]
     return Graph(name=graph.name, inputs=graph.inputs, nodes=nodes, outputs=graph.outputs,
                  params=graph.params, source=graph.source)
 
@@ -85,23 +107,49 @@ def fold_bn_weights(graph: Graph, weights: dict) -> dict:
 
     For y = BN(conv(x) + b): w' = w * g / sqrt(v + eps), b' = beta + (b - mean) * g / sqrt(v + eps).
     Returns the parameters of `fold_bn(graph)`'s cell; other parameters are copied unchanged.
+    Which tensor is which comes from the op registry's parameter roles; the op scales its own
+    weight per output channel (`OpDef.scale_out_channels`).
     """
     import numpy as np
 
     out = dict(weights)
     for n in graph.nodes:
-        if n.op != "conv" or not n.args.bn:
+        if not _has_bn(n):
             continue
-        p = n.name
-        gamma, beta = weights[f"{p}.batchnorm.gamma"], weights[f"{p}.batchnorm.beta"]
-        mean, var = weights[f"{p}.batchnorm.moving_mean"], weights[f"{p}.batchnorm.moving_variance"]
-        w = weights[f"{p}.conv.weight"].astype(np.float64)
-        b = weights.get(f"{p}.conv.bias")
+        name = {p.role: f"{n.name}.{local}" for local, p in n.parameters().items()}
+        folded = {p.role: f"{n.name}.{local}" for local, p in n.with_(args=_folded_args(n)).parameters().items()}
+        gamma, beta = weights[name["bn_gamma"]], weights[name["bn_beta"]]
+        mean, var = weights[name["bn_mean"]], weights[name["bn_var"]]
+        w = weights[name["weight"]]
+        b = weights.get(name["bias"]) if "bias" in name else None
         scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + n.args.eps)
         b = np.zeros_like(scale) if b is None else b.astype(np.float64)
-        dtype = weights[f"{p}.conv.weight"].dtype
-        out[f"{p}.conv.weight"] = (w * scale.reshape(-1, 1, 1, 1)).astype(dtype)
-        out[f"{p}.conv.bias"] = (beta + (b - mean) * scale).astype(dtype)
-        for k in ("gamma", "beta", "moving_mean", "moving_variance"):
-            del out[f"{p}.batchnorm.{k}"]
+        for role in ("weight", "bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var"):
+            out.pop(name.get(role), None)
+        scaled = registry.get(n.op).scale_out_channels(n.args, w.astype(np.float64), scale)
+        out[folded["weight"]] = scaled.astype(w.dtype)
+        out[folded["bias"]] = (beta + (b - mean) * scale).astype(w.dtype)
     return out
+
+
+def argmax_head(graph: Graph) -> Graph:
+    """The graph with an argmax over the channels (axis 1) appended to its FIRST output, which it
+    replaces: a segmenter's [N, C, H, W] scores become its int32 class map [N, H, W] (a
+    classifier's [N, C] its [N] class indices); other outputs stay. The new node is named
+    `classes` (`<output>.classes` if that name is taken). What `export(..., argmax=True)` writes."""
+    from archspec.errors import Location, SpecError
+
+    first = graph.outputs[0]
+    scores = graph.shape_of(first)
+    if len(scores) < 2:
+        raise SpecError(f"--argmax needs a first output with a channel axis, but '{first}' has shape "
+                        f"{list(scores)}", Location("--argmax"), hint="drop --argmax for this model")
+    taken = set(graph.inputs) | {n.name for n in graph.nodes}
+    name = "classes" if "classes" not in taken else f"{first}.classes"
+    op = registry.get("argmax")
+    args = op.args(axis=1)
+    shape = tuple(op.infer(args, [scores]))
+    head = Node(name=name, op="argmax", args=args, inputs=[first], in_shapes=[scores], shape=shape,
+                path="--argmax")
+    return Graph(name=graph.name, inputs=graph.inputs, nodes=[*graph.nodes, head], outputs=[name, *graph.outputs[1:]],
+                 params=graph.params, source=graph.source)

@@ -23,10 +23,6 @@ def infer(a: ActArgs, in_shapes):
     return tuple(in_shapes[0])
 
 
-def cost(a: ActArgs, in_shapes, out_shape):
-    return 0, 0  # no parameters; activations count 0 MACs
-
-
 def lower(node):
     from archspec.ops.cells import activation
 
@@ -34,7 +30,7 @@ def lower(node):
 
 
 register(OpDef(
-    name="act", args=ActArgs, infer=infer, cost=cost, lower=lower, export_check=activation_export_check("fn"),
+    name="act", args=ActArgs, infer=infer, lower=lower, export_check=activation_export_check("fn"),
     doc="element-wise activation: " + ", ".join(get_args(ActName)),
     examples=[{"op": "act", "fn": "relu"}, {"op": "act", "fn": "leakyrelu", "alpha": 0.2}],
 ))

@@ -25,8 +25,18 @@ from __future__ import annotations
 
 import math
 
+import mindspore
 import numpy as np
-from mindspore import Tensor, nn, ops
+from mindspore import Parameter, Tensor, nn, ops
+
+
+def torch_default_init(fan_in: int):
+    """(weight_init, bias_init) of PyTorch's default for conv, transposed conv and linear layers:
+    weight kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), bias U(+-1/sqrt(fan_in)). MindSpore's
+    HeUniform reads fan_in from the weight's shape as PyTorch does (dim 1 times the kernel)."""
+    from mindspore.common.initializer import HeUniform, Uniform
+
+    return HeUniform(negative_slope=math.sqrt(5)), Uniform(scale=1.0 / math.sqrt(fan_in))
 
 
 # ----------------------------------------------------------------------------- activations
@@ -257,7 +267,23 @@ def bilinear_matrix(n_in: int, n_out: int, align_corners: bool) -> np.ndarray:
     return m
 
 
-class BilinearMatMul(nn.Cell):
+class SeparableMatMul(nn.Cell):
+    """y = Ry @ x @ Rx^T over H and W of an NCHW input, with constant matrices Ry (OH, H) and
+    Rx (OW, W): a linear map of each channel's image that acts on rows and columns separately.
+    Exports as two ONNX MatMul nodes. The base of bilinear resizing and adaptive average pooling."""
+
+    def __init__(self, ry: np.ndarray, rx: np.ndarray) -> None:
+        super().__init__()
+        self.ry = Tensor(np.ascontiguousarray(ry, dtype=np.float32))
+        self.rxt = Tensor(np.ascontiguousarray(np.asarray(rx, dtype=np.float32).T))
+
+    def construct(self, x):
+        dt = x.dtype
+        x = ops.matmul(x, ops.cast(self.rxt, dt))  # (N, C, H, W) @ (W, OW): along the width
+        return ops.matmul(ops.cast(self.ry, dt), x)  # (OH, H) @ (N, C, H, OW): along the height
+
+
+class BilinearMatMul(SeparableMatMul):
     """Bilinear resize as two MatMuls with constant interpolation matrices: y = Ry @ x @ Rx^T.
 
     The `matmul` lowering of `upsample` (mode bilinear), chosen for ONNX export: it exports as
@@ -270,14 +296,28 @@ class BilinearMatMul(nn.Cell):
     """
 
     def __init__(self, in_hw, out_hw, align_corners: bool) -> None:
-        super().__init__()
-        self.ry = Tensor(bilinear_matrix(int(in_hw[0]), int(out_hw[0]), bool(align_corners)))
-        self.rxt = Tensor(np.ascontiguousarray(bilinear_matrix(int(in_hw[1]), int(out_hw[1]), bool(align_corners)).T))
+        super().__init__(bilinear_matrix(int(in_hw[0]), int(out_hw[0]), bool(align_corners)),
+                         bilinear_matrix(int(in_hw[1]), int(out_hw[1]), bool(align_corners)))
 
-    def construct(self, x):
-        dt = x.dtype
-        x = ops.matmul(x, ops.cast(self.rxt, dt))  # (N, C, H, W) @ (W, OW): along the width
-        return ops.matmul(ops.cast(self.ry, dt), x)  # (OH, H) @ (N, C, H, OW): along the height
+
+def adaptive_avg_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """The (n_out, n_in) matrix of PyTorch's adaptive average pooling along one axis: output i
+    averages inputs floor(i * n_in / n_out) up to (excluding) ceil((i + 1) * n_in / n_out), so
+    bins overlap by a pixel where n_out does not divide n_in."""
+    m = np.zeros((n_out, n_in), np.float64)
+    for i in range(n_out):
+        start, end = (i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m.astype(np.float32)
+
+
+class AdaptiveAvgPool(SeparableMatMul):
+    """PyTorch's AdaptiveAvgPool2d to a static output size, as two MatMuls with its bin weights
+    (exact bin rule for every size pair; exports to MindIR and ONNX)."""
+
+    def __init__(self, in_hw, out_hw) -> None:
+        super().__init__(adaptive_avg_matrix(int(in_hw[0]), int(out_hw[0])),
+                         adaptive_avg_matrix(int(in_hw[1]), int(out_hw[1])))
 
 
 # ----------------------------------------------------------------------------- merging
@@ -322,8 +362,237 @@ class Mul(nn.Cell):
         return y
 
 
+class Sub(nn.Cell):
+    """a - b with broadcasting of size-1 dimensions (as Mul)."""
+
+    def construct(self, a, b):
+        return a - b
+
+
+# ----------------------------------------------------------------------------- layout
+def reshape(x, shape: tuple[int, ...]):
+    """ops.reshape for a value that may be a graph output: MindSpore 2.10's ONNX exporter does not
+    give a Reshape that produces a graph output the output's name (onnxruntime then rejects the
+    file: "Graph output ... does not exist"), so reshape to shape + (1,) and Squeeze that axis."""
+    return ops.squeeze(ops.reshape(x, shape + (1,)), -1)
+
+
+class Rearrange(nn.Cell):
+    """Reshape -> transpose -> reshape with static shapes (None: no such step): reshape, permute,
+    pixel_shuffle and pixel_unshuffle. Exports as ONNX Reshape/Transpose."""
+
+    def __init__(self, out_shape=None, before=None, perm=None) -> None:
+        super().__init__()
+        self.before = _ints(before)
+        self.perm = _ints(perm)
+        self.out_shape = _ints(out_shape)
+
+    def construct(self, x):
+        if self.before is not None:
+            x = ops.reshape(x, self.before)
+        if self.perm is not None:
+            x = ops.transpose(x, self.perm)
+        if self.out_shape is not None:
+            x = reshape(x, self.out_shape)
+        return x
+
+
+def _ints(v):
+    return tuple(int(d) for d in v) if v is not None else None
+
+
+def pixel_shuffle_steps(in_shape, r):
+    """(before, perm, out) of PyTorch's pixel_shuffle: (N, C*rh*rw, H, W) -> (N, C, H*rh, W*rw);
+    `r` is a factor or (rh, rw)."""
+    n, c, h, w = (int(d) for d in in_shape)
+    rh, rw = (int(r[0]), int(r[1])) if isinstance(r, (tuple, list)) else (int(r), int(r))
+    return (n, c // (rh * rw), rh, rw, h, w), (0, 1, 4, 2, 5, 3), (n, c // (rh * rw), h * rh, w * rw)
+
+
+def pixel_unshuffle_steps(in_shape, r: int):
+    """(before, perm, out) of PyTorch's pixel_unshuffle: (N, C, H*r, W*r) -> (N, C*r*r, H, W)."""
+    n, c, h, w = (int(d) for d in in_shape)
+    return (n, c, h // r, r, w // r, r), (0, 1, 3, 5, 2, 4), (n, c * r * r, h // r, w // r)
+
+
+# ----------------------------------------------------------------------------- heads
+class Softmax(nn.Cell):
+    """Softmax along `axis` as exp(x - max) / sum, from exportable primitives: MindSpore 2.10
+    exports nn.Softmax over a non-last axis to ONNX as Transpose -> Softmax -> Transpose with
+    the first Transpose's input misnamed, which onnxruntime rejects."""
+
+    def __init__(self, axis: int) -> None:
+        super().__init__()
+        self.axis = int(axis)
+
+    def construct(self, x):
+        e = ops.exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+
+class Argmax(nn.Cell):
+    """Index of the largest value along `axis`, as int32 (ONNX ArgMax + Cast); `out_shape` keeps
+    the axis as size 1 (keepdims) when it says so. Ties: the first index, as PyTorch."""
+
+    def __init__(self, axis: int, out_shape) -> None:
+        super().__init__()
+        self.argmax = ops.Argmax(axis=int(axis), output_type=mindspore.int32)
+        self.out_shape = tuple(int(d) for d in out_shape)
+
+    def construct(self, x):
+        return reshape(self.argmax(x), self.out_shape)
+
+
+# ----------------------------------------------------------------------------- normalisation
+class _AffineNorm(nn.Cell):
+    """Shared by GroupNorm and ChannelLayerNorm: optional per-channel `gamma`, `beta` of shape (C,)
+    (as PyTorch's weight and bias), applied along axis 1 of a rank-`rank` input."""
+
+    def __init__(self, channels: int, rank: int, eps: float, affine: bool) -> None:
+        super().__init__()
+        self.eps = float(eps)
+        self.affine = bool(affine)
+        self.channel_shape = (1, int(channels)) + (1,) * (int(rank) - 2)
+        if self.affine:
+            self.gamma = Parameter(Tensor(np.ones(channels, np.float32)), name="gamma")
+            self.beta = Parameter(Tensor(np.zeros(channels, np.float32)), name="beta")
+
+    def normalise(self, x, axis):
+        """(x - mean) / sqrt(var + eps) over `axis` (two-pass variance, as PyTorch)."""
+        d = x - x.mean(axis=axis, keep_dims=True)
+        return d / ops.sqrt((d * d).mean(axis=axis, keep_dims=True) + self.eps)
+
+    def scale_shift(self, y):
+        if self.affine:
+            y = y * ops.reshape(self.gamma, self.channel_shape) + ops.reshape(self.beta, self.channel_shape)
+        return y
+
+
+class GroupNorm(_AffineNorm):
+    """PyTorch's GroupNorm from exportable primitives (MindSpore 2.10 cannot export nn.GroupNorm
+    to ONNX): statistics per sample over each group of C/groups channels and all positions."""
+
+    def __init__(self, in_shape, groups: int, eps: float, affine: bool) -> None:
+        super().__init__(int(in_shape[1]), len(in_shape), eps, affine)
+        self.in_shape = tuple(int(d) for d in in_shape)
+        self.grouped = (self.in_shape[0], int(groups), -1)
+
+    def construct(self, x):
+        y = reshape(self.normalise(ops.reshape(x, self.grouped), 2), self.in_shape)
+        return self.scale_shift(y)
+
+
+class ChannelLayerNorm(_AffineNorm):
+    """LayerNorm over the channels (axis 1) at each position, as ConvNeXt's channels-first LayerNorm."""
+
+    def __init__(self, in_shape, eps: float, affine: bool) -> None:
+        super().__init__(int(in_shape[1]), len(in_shape), eps, affine)
+
+    def construct(self, x):
+        return self.scale_shift(self.normalise(x, 1))
+
+
+# ----------------------------------------------------------------------------- transposed convolution
+class ConvUnit(nn.Cell):
+    """conv -> BatchNorm (optional) -> activation (optional), with nn.Conv2dBnAct's attribute
+    names (`conv`, `batchnorm`, `activation`) so parameters are named as a conv's are. For
+    convolutions nn.Conv2dBnAct cannot hold (transposed ones)."""
+
+    def __init__(self, conv: nn.Cell, out_channels: int, bn: bool, momentum: float, eps: float, act) -> None:
+        super().__init__()
+        self.conv = conv
+        self.has_bn = bool(bn)
+        self.batchnorm = nn.BatchNorm2d(int(out_channels), eps=eps, momentum=momentum) if bn else None
+        self.has_act = act is not None
+        self.activation = act
+
+    def construct(self, x):
+        x = self.conv(x)
+        if self.has_bn:
+            x = self.batchnorm(x)
+        if self.has_act:
+            x = self.activation(x)
+        return x
+
+
+def zero_insert_matrix(n_in: int, stride: int, pad_before: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) 0/1 matrix that spreads n_in values `stride` apart after `pad_before` zeros
+    (negative: that many leading positions cropped) in a line of n_out."""
+    m = np.zeros((n_out, n_in), np.float32)
+    for i in range(n_in):
+        j = pad_before + i * stride
+        if 0 <= j < n_out:
+            m[j, i] = 1.0
+    return m
+
+
+class ConvTransposeAsConv(nn.Cell):
+    """A transposed convolution computed by ordinary convolutions (`conv_transpose.kernel=conv`),
+    for ONNX: MindSpore 2.10 writes ONNX ConvTranspose with a 4-value output_shape attribute that
+    onnxruntime rejects. The parameters are those of nn.Conv2dTranspose (`weight` (in, out/groups,
+    kh, kw), `bias`), so weights move between the two lowerings.
+
+    - kernel == stride, no padding, dilation 1 (learned 2x upsampling as in U-Net): every input
+      pixel writes its own k x k patch, so it is a 1x1 conv to out*kh*kw channels followed by
+      a pixel shuffle; the same MACs as the transposed conv.
+    - otherwise: the input spread `stride` apart with zeros and padded by dilation*(k-1)-padding
+      (+ output_padding at the end), as two constant 0/1 MatMuls, then a stride-1 conv with the
+      kernel flipped and its in/out axes swapped per group. Costs up to stride^2 times the MACs.
+    The kernel rearrangement runs on the weight tensor (small), so it exports as a few ONNX
+    Transpose/Reshape (and, for the flip, Slice) nodes in front of Conv.
+    """
+
+    def __init__(self, in_shape, out_channels: int, k, stride, padding, output_padding, dilation, groups: int,
+                 has_bias: bool, weight_init, bias_init) -> None:
+        super().__init__()
+        from mindspore.common.initializer import initializer
+
+        n, cin, h, w = (int(d) for d in in_shape)
+        cout, g = int(out_channels), int(groups)
+        kh, kw = (int(v) for v in k)
+        self.weight = Parameter(initializer(weight_init, (cin, cout // g, kh, kw), mindspore.float32), name="weight")
+        self.has_bias = bool(has_bias)
+        self.bias = Parameter(initializer(bias_init, (cout,), mindspore.float32), name="bias") if has_bias else None
+        self.groups = g
+        # weight (in, out/g, kh, kw) viewed per group: (g, in/g, out/g, kh, kw)
+        self.grouped = (g, cin // g, cout // g, kh, kw)
+        self.bias_shape = (1, cout, 1, 1)
+        self.depth_to_space = (tuple(stride) == (kh, kw) and tuple(padding) == (0, 0)
+                               and tuple(output_padding) == (0, 0) and tuple(dilation) == (1, 1))
+        if self.depth_to_space:
+            # 1x1 conv weight (g * out/g * kh * kw, in/g, 1, 1), output channels ordered (out, kh, kw)
+            self.perm = (0, 2, 3, 4, 1)
+            self.conv_weight_shape = (cout * kh * kw, cin // g, 1, 1)
+            before, perm, out = pixel_shuffle_steps((n, cout * kh * kw, h, w), (kh, kw))
+            self.shuffle = Rearrange(out, before, perm)
+            self.dilation = (1, 1)
+        else:
+            self.perm = (0, 2, 1, 3, 4)
+            self.conv_weight_shape = (cout, cin // g, kh, kw)
+            self.flip = ops.ReverseV2(axis=(2, 3))
+            self.dilation = tuple(int(d) for d in dilation)
+            spread = []
+            for size, s, kk, p, op, d in zip((h, w), stride, (kh, kw), padding, output_padding, dilation):
+                before = d * (kk - 1) - p
+                length = (size - 1) * s + 1 + 2 * before + op
+                spread.append(zero_insert_matrix(size, s, before, length))
+            self.spread = SeparableMatMul(spread[0], spread[1])
+
+    def construct(self, x):
+        w = ops.reshape(ops.transpose(ops.reshape(self.weight, self.grouped), self.perm), self.conv_weight_shape)
+        if self.depth_to_space:
+            y = self.shuffle(ops.conv2d(x, w, groups=self.groups))
+        else:
+            y = ops.conv2d(self.spread(x), self.flip(w), dilation=self.dilation, groups=self.groups)
+        if self.has_bias:
+            y = y + ops.reshape(self.bias, self.bias_shape)
+        return y
+
+
 __all__ = [
-    "Add", "AvgPool2d", "BilinearMatMul", "Concat", "ConstPad2d", "GELU", "GlobalAvgPool", "HSigmoid", "HSwish",
-    "MaxPool2d", "Mul", "Resize", "activation", "avgpool_divisors", "bilinear_matrix",
+    "Add", "AdaptiveAvgPool", "Argmax", "AvgPool2d", "BilinearMatMul", "ChannelLayerNorm", "Concat", "ConstPad2d",
+    "ConvTransposeAsConv", "ConvUnit", "GELU", "GlobalAvgPool", "GroupNorm", "HSigmoid", "HSwish", "MaxPool2d", "Mul",
+    "Rearrange", "Resize", "SeparableMatMul", "Softmax", "Sub", "activation", "adaptive_avg_matrix",
+    "avgpool_divisors", "bilinear_matrix", "pixel_shuffle_steps", "pixel_unshuffle_steps", "zero_insert_matrix",
 ]
 

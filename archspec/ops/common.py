@@ -1,11 +1,13 @@
 """Shape arithmetic and argument types shared by the ops.
 
 Cost convention (every op's `cost`): (trainable parameters, MACs). MACs count multiply-adds of
-convolutions and dense layers only (one MAC = one multiply plus one add; "FLOPs" = 2 * MACs, the
-convention of the VainF DeepLabV3+ table and the DeepLab paper's "multiply-adds"). BatchNorm,
-activations, pooling, resizing and element-wise add/mul count 0 MACs. Parameters count what
-PyTorch's `sum(p.numel() for p in m.parameters())` counts: weights, biases, BN gamma and beta;
-BN running statistics are buffers and are not counted.
+convolutions (plain and transposed) and dense layers only (one MAC = one multiply plus one add;
+"FLOPs" = 2 * MACs, the convention of the VainF DeepLabV3+ table and the DeepLab paper's
+"multiply-adds"). Normalisations, activations, softmax, pooling, resizing, reshaping and
+element-wise ops count 0 MACs. Parameters count what PyTorch's `sum(p.numel() for p in
+m.parameters())` counts: weights, biases, BN/GroupNorm/LayerNorm gamma and beta; BN running
+statistics are buffers and are not counted. The count is derived from each op's parameter
+table (`OpDef.parameters`, see registry.py).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ def _reject_bool(v):
     return v
 
 
+WholeInt = Annotated[int, BeforeValidator(_reject_bool)]  # any integer, no booleans or floats
 PosInt = Annotated[int, BeforeValidator(_reject_bool), Field(gt=0)]
 NonNegInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=0)]
 IntPair = Union[PosInt, tuple[PosInt, PosInt]]  # 3 or [3, 5] (height, width)
@@ -48,6 +51,15 @@ def need_4d(shape: tuple[int, ...], op: str) -> None:
             f"op '{op}' needs a 4-D NCHW input, got shape {fmt(shape)}",
             hint="flatten/dense produce 2-D tensors; put spatial ops before them",
         )
+
+
+def norm_axis(axis: int, rank: int) -> int:
+    """`axis` (negative counts from the end) as an index into a rank-`rank` shape; ShapeError at
+    the argument `axis` when out of range."""
+    if not -rank <= axis < rank:
+        raise ShapeError(f"axis {axis} is out of range for {rank}-D inputs", arg="axis",
+                         hint=f"use an axis in [{-rank}, {rank - 1}]; 1 is channels")
+    return axis % rank
 
 
 def window_out(size: int, k: int, stride: int, pad: int, dilation: int = 1, ceil: bool = False) -> int:

@@ -6,17 +6,15 @@ from typing import Optional
 from pydantic import PositiveFloat, model_validator
 
 from archspec.ops.common import IntPair, NonNegPair, PosInt, activation_export_check, need_4d, pair, spatial_out
-from archspec.ops.registry import Activation, OpArgs, OpDef, ShapeError, register
+from archspec.ops.registry import Activation, OpArgs, OpDef, Param, ParamTable, ShapeError, bn_params, register
 
 
-class ConvArgs(OpArgs):
-    out: Optional[PosInt] = None  # output channels; depthwise convs default to the input's
-    k: IntPair  # kernel size
-    stride: IntPair = 1
-    dilation: IntPair = 1
-    groups: PosInt = 1
-    depthwise: bool = False  # groups = out = input channels
-    padding: Optional[NonNegPair] = None  # default: dilation*(k-1)//2 per side
+class BnActArgs(OpArgs):
+    """The arguments every conv unit (conv, conv_transpose) ends with: bias, BatchNorm, activation.
+
+    An op's argument model lists this base FIRST (`class ConvArgs(BnActArgs, _ConvShape)`), so
+    these fields come after the op's own in the field order (`archspec ops`, the JSON schema)."""
+
     bias: Optional[bool] = None  # default: no bias when bn is on, bias otherwise
     bn: bool = False
     act: Activation = None
@@ -25,11 +23,27 @@ class ConvArgs(OpArgs):
     momentum: float = 0.1  # BatchNorm momentum, PyTorch convention (MindSpore's is 1 - this)
 
     @model_validator(mode="after")
+    def _check_momentum(self) -> "BnActArgs":
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError("momentum must be within [0, 1] (PyTorch convention: weight of the new batch)")
+        return self
+
+
+class _ConvShape(OpArgs):
+    out: Optional[PosInt] = None  # output channels; depthwise convs default to the input's
+    k: IntPair  # kernel size
+    stride: IntPair = 1
+    dilation: IntPair = 1
+    groups: PosInt = 1
+    depthwise: bool = False  # groups = out = input channels
+    padding: Optional[NonNegPair] = None  # default: dilation*(k-1)//2 per side
+
+
+class ConvArgs(BnActArgs, _ConvShape):
+    @model_validator(mode="after")
     def _check(self) -> "ConvArgs":
         if self.out is None and not self.depthwise:
             raise ValueError("'out' (output channels) is required unless depthwise: true")
-        if not 0.0 <= self.momentum <= 1.0:
-            raise ValueError("momentum must be within [0, 1] (PyTorch convention: weight of the new batch)")
         return self
 
 
@@ -48,41 +62,59 @@ def complete(a: ConvArgs, in_shapes) -> ConvArgs:
     return a.model_copy(update=changes) if changes else a
 
 
-def infer(a: ConvArgs, in_shapes):
-    x = in_shapes[0]
-    need_4d(x, "conv")
-    cin = x[1]
+def check_groups(a, cin: int, hint: str = "") -> None:
+    """ShapeError when `a.groups` does not divide the input channels or `a.out`."""
     if cin % a.groups:
         raise ShapeError(f"groups={a.groups} does not divide the {cin} input channels", arg="groups",
-                         hint="groups must divide both input and output channels (depthwise: true sets groups to the input channels)")
+                         hint="groups must divide both input and output channels" + hint)
     if a.out % a.groups:
         raise ShapeError(f"groups={a.groups} does not divide the {a.out} output channels", arg="groups",
                          hint="groups must divide both input and output channels")
+
+
+def infer(a: ConvArgs, in_shapes):
+    x = in_shapes[0]
+    need_4d(x, "conv")
+    check_groups(a, x[1], " (depthwise: true sets groups to the input channels)")
     oh, ow = spatial_out(x, pair(a.k), pair(a.stride), pair(a.padding), pair(a.dilation), "conv")
     return (x[0], a.out, oh, ow)
 
 
-def cost(a: ConvArgs, in_shapes, out_shape):
+def conv_unit_params(weight_shape: tuple[int, ...], out: int, bias: bool, bn: bool) -> ParamTable:
+    """Parameters of a conv unit (nn.Conv2dBnAct and its look-alikes: attributes `conv`,
+    `batchnorm`): the conv's weight and bias, then the BatchNorm's four tensors."""
+    table = {"conv.weight": Param(tuple(int(d) for d in weight_shape), True, "weight")}
+    if bias:
+        table["conv.bias"] = Param((int(out),), True, "bias")
+    if bn:
+        table.update(bn_params("batchnorm.", out))
+    return table
+
+
+def parameters(a: ConvArgs, in_shapes) -> ParamTable:
     kh, kw = pair(a.k)
-    cin = in_shapes[0][1]
-    weights = a.out * (cin // a.groups) * kh * kw
-    params = weights + (a.out if a.bias else 0) + (2 * a.out if a.bn else 0)
-    macs = weights * out_shape[2] * out_shape[3] * out_shape[0]
-    return params, macs
+    return conv_unit_params((a.out, in_shapes[0][1] // a.groups, kh, kw), a.out, bool(a.bias), a.bn)
+
+
+def macs(a: ConvArgs, in_shapes, out_shape) -> int:
+    kh, kw = pair(a.k)
+    weights = a.out * (in_shapes[0][1] // a.groups) * kh * kw
+    return weights * out_shape[2] * out_shape[3] * out_shape[0]
+
+
+def scale_out_channels(a: ConvArgs, weight, scale):
+    return weight * scale.reshape(-1, 1, 1, 1)  # weight (out, in/groups, kh, kw)
 
 
 def lower(node):
-    import math
-
     from mindspore import nn
-    from mindspore.common.initializer import HeUniform, Uniform
 
-    from archspec.ops.cells import activation
+    from archspec.ops.cells import activation, torch_default_init
 
     a = node.args
     k, s, d, p = pair(a.k), pair(a.stride), pair(a.dilation), pair(a.padding)
     cin = node.in_shapes[0][1]
-    fan_in = (cin // a.groups) * k[0] * k[1]
+    weight_init, bias_init = torch_default_init((cin // a.groups) * k[0] * k[1])
     return nn.Conv2dBnAct(
         in_channels=cin,
         out_channels=a.out,
@@ -93,10 +125,8 @@ def lower(node):
         dilation=d,
         group=a.groups,
         has_bias=bool(a.bias),
-        # PyTorch's default conv init: weight kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)),
-        # bias U(+-1/sqrt(fan_in))
-        weight_init=HeUniform(negative_slope=math.sqrt(5)),
-        bias_init=Uniform(scale=1.0 / math.sqrt(fan_in)),
+        weight_init=weight_init,  # PyTorch's default init
+        bias_init=bias_init,
         has_bn=a.bn,
         momentum=1.0 - a.momentum,
         eps=a.eps,
@@ -105,18 +135,19 @@ def lower(node):
     )
 
 
-export_check = activation_export_check("act")
+activation_check = export_check = activation_export_check("act")
 
 
 def kind(node) -> str:
+    """conv+bn+relu, conv_transpose+bn, ...: a conv unit with what it carries."""
     a = node.args
-    parts = ["conv"] + (["bn"] if a.bn else []) + ([a.act] if a.act else [])
+    parts = [node.op] + (["bn"] if a.bn else []) + ([a.act] if a.act else [])
     return "+".join(parts)
 
 
 register(OpDef(
-    name="conv", args=ConvArgs, infer=infer, cost=cost, lower=lower, complete=complete, kind=kind,
-    export_check=export_check,
+    name="conv", args=ConvArgs, infer=infer, parameters=parameters, macs=macs, lower=lower, complete=complete,
+    kind=kind, export_check=export_check, scale_out_channels=scale_out_channels,
     doc="2-D convolution (+ BatchNorm + activation); lowered to one nn.Conv2dBnAct",
     examples=[{"op": "conv", "out": 64, "k": 3, "stride": 2, "bn": True, "act": "relu"}],
 ))

@@ -1,11 +1,14 @@
-"""concat, add, mul: ops that merge two or more inputs.
+"""concat, add, mul, sub: ops that merge two or more inputs.
+
+Broadcasting: `add` needs equal shapes (a residual that silently broadcast would hide a wrong
+branch); `mul` and `sub` broadcast size-1 dimensions (gating, subtracting a mean).
 
 Error messages name inputs with the `{inK}` placeholders that resolve fills with producer names
 (see registry.ShapeError). Lowered Cells take the inputs as separate positional arguments.
 """
 from __future__ import annotations
 
-from archspec.ops.common import fmt
+from archspec.ops.common import fmt, norm_axis
 from archspec.ops.registry import OpArgs, OpDef, ShapeError, register
 
 _DIM_NAMES = {4: ("batch size", "channels", "height", "width"), 2: ("batch size", "features")}
@@ -33,17 +36,10 @@ class ConcatArgs(OpArgs):
     axis: int = 1  # channels; negative counts from the end
 
 
-def _axis(a: ConcatArgs, rank: int) -> int:
-    if not -rank <= a.axis < rank:
-        raise ShapeError(f"axis {a.axis} is out of range for {rank}-D inputs", arg="axis",
-                         hint=f"use an axis in [{-rank}, {rank - 1}]; 1 is channels")
-    return a.axis % rank
-
-
 def infer_concat(a: ConcatArgs, in_shapes):
     _same_rank("concat", in_shapes)
     first = in_shapes[0]
-    ax = _axis(a, len(first))
+    ax = norm_axis(a.axis, len(first))
     for i, s in enumerate(in_shapes[1:], 1):
         bad = [d for d in range(len(first)) if d != ax and s[d] != first[d]]
         if bad:
@@ -97,8 +93,8 @@ class MulArgs(OpArgs):
     pass
 
 
-def infer_mul(a, in_shapes):
-    _same_rank("mul", in_shapes)
+def _broadcast(op: str, in_shapes, hint: str):
+    _same_rank(op, in_shapes)
     out = list(in_shapes[0])
     for i, s in enumerate(in_shapes[1:], 1):
         for d, (m, n) in enumerate(zip(out, s)):
@@ -108,11 +104,14 @@ def infer_mul(a, in_shapes):
                 out[d] = n
                 continue
             raise ShapeError(
-                f"op 'mul' needs inputs of equal shape or with size 1 where they differ (broadcasting), "
-                f"got {{in0}} {fmt(in_shapes[0])} and {{in{i}}} {fmt(s)}",
-                hint="for channel gating (squeeze-excite) the gate is [N, C, 1, 1]: global_avgpool then 1x1 convs",
-            )
+                f"op '{op}' needs inputs of equal shape or with size 1 where they differ (broadcasting), "
+                f"got {{in0}} {fmt(in_shapes[0])} and {{in{i}}} {fmt(s)}", hint=hint)
     return tuple(out)
+
+
+def infer_mul(a, in_shapes):
+    return _broadcast("mul", in_shapes,
+                      "for channel gating (squeeze-excite) the gate is [N, C, 1, 1]: global_avgpool then 1x1 convs")
 
 
 def lower_mul(node):
@@ -121,25 +120,42 @@ def lower_mul(node):
     return Mul()
 
 
-def cost(a, in_shapes, out_shape):
-    return 0, 0  # no parameters; concatenation and element-wise add/mul count 0 MACs
+# ----------------------------------------------------------------------------- sub
+class SubArgs(OpArgs):
+    pass
+
+
+def infer_sub(a, in_shapes):
+    return _broadcast("sub", in_shapes,
+                      "size-1 dimensions broadcast: [N, C, H, W] - [N, C, 1, 1] subtracts per channel")
+
+
+def lower_sub(node):
+    from archspec.ops.cells import Sub
+
+    return Sub()
 
 
 register(OpDef(
-    name="concat", args=ConcatArgs, infer=infer_concat, cost=cost, lower=lower_concat,
+    name="concat", args=ConcatArgs, infer=infer_concat, lower=lower_concat,
     min_inputs=2, max_inputs=None,
     doc="concatenate inputs along an axis (default 1, channels); all other dimensions must agree",
     examples=[{"op": "concat", "in": ["a", "b"]}],
 ))
 register(OpDef(
-    name="add", args=AddArgs, infer=infer_add, cost=cost, lower=lower_add,
+    name="add", args=AddArgs, infer=infer_add, lower=lower_add,
     min_inputs=2, max_inputs=None, lower_options={"kernel": ("addn", "chain")},
     doc="element-wise sum of inputs of equal shape (residual connections)",
     examples=[{"op": "add", "in": ["a", "b"]}],
 ))
 register(OpDef(
-    name="mul", args=MulArgs, infer=infer_mul, cost=cost, lower=lower_mul,
+    name="mul", args=MulArgs, infer=infer_mul, lower=lower_mul,
     min_inputs=2, max_inputs=None,
     doc="element-wise product; size-1 dimensions broadcast (e.g. [N,C,H,W] * [N,C,1,1] gating)",
     examples=[{"op": "mul", "in": ["features", "gate"]}],
+))
+register(OpDef(
+    name="sub", args=SubArgs, infer=infer_sub, lower=lower_sub, min_inputs=2, max_inputs=2,
+    doc="element-wise difference of two inputs, the first minus the second; size-1 dimensions broadcast as in mul",
+    examples=[{"op": "sub", "in": ["x", "mean"]}],
 ))

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from archspec.ops.common import PosInt, activation_export_check, fmt
-from archspec.ops.registry import Activation, OpArgs, OpDef, ShapeError, register
+from archspec.ops.registry import Activation, OpArgs, OpDef, Param, ParamTable, ShapeError, register
 
 
 # ----------------------------------------------------------------------------- dropout
@@ -39,9 +39,9 @@ def infer_flatten(a, in_shapes):
 
 
 def lower_flatten(node):
-    from mindspore import nn
+    from archspec.ops.cells import Rearrange
 
-    return nn.Flatten()
+    return Rearrange(node.shape)  # nn.Flatten as a graph output would not export to ONNX (see cells.reshape)
 
 
 # ----------------------------------------------------------------------------- dense
@@ -60,23 +60,27 @@ def infer_dense(a: DenseArgs, in_shapes):
     return (x[0], a.out)
 
 
-def cost_dense(a: DenseArgs, in_shapes, out_shape):
+def parameters_dense(a: DenseArgs, in_shapes) -> ParamTable:
+    table = {"weight": Param((a.out, in_shapes[0][1]), True, "weight")}  # nn.Dense: (out, in), as torch
+    if a.bias:
+        table["bias"] = Param((a.out,), True, "bias")
+    return table
+
+
+def macs_dense(a: DenseArgs, in_shapes, out_shape) -> int:
     n, fin = in_shapes[0]
-    weights = fin * a.out
-    return weights + (a.out if a.bias else 0), n * weights
+    return n * fin * a.out
 
 
 def lower_dense(node):
     from mindspore import nn
-    from mindspore.common.initializer import HeUniform, Uniform
 
-    from archspec.ops.cells import activation
+    from archspec.ops.cells import activation, torch_default_init
 
     a = node.args
     fin = node.in_shapes[0][1]
-    # PyTorch's nn.Linear init: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)); bias U(+-1/sqrt(fan_in))
-    return nn.Dense(fin, a.out, weight_init=HeUniform(negative_slope=math.sqrt(5)),
-                    bias_init=Uniform(scale=1.0 / math.sqrt(fin)), has_bias=a.bias,
+    weight_init, bias_init = torch_default_init(fin)  # nn.Linear's
+    return nn.Dense(fin, a.out, weight_init=weight_init, bias_init=bias_init, has_bias=a.bias,
                     activation=activation(a.act, a.alpha))
 
 
@@ -95,28 +99,25 @@ def lower_identity(node):
     return nn.Identity()
 
 
-def no_cost(a, in_shapes, out_shape):
-    return 0, 0
-
-
 register(OpDef(
-    name="dropout", args=DropoutArgs, infer=_same, cost=no_cost, lower=lower_dropout,
+    name="dropout", args=DropoutArgs, infer=_same, lower=lower_dropout,
     doc="dropout with probability p in [0, 1) while training; identity at inference",
     examples=[{"op": "dropout", "p": 0.1}],
 ))
 register(OpDef(
-    name="flatten", args=FlattenArgs, infer=infer_flatten, cost=no_cost, lower=lower_flatten,
+    name="flatten", args=FlattenArgs, infer=infer_flatten, lower=lower_flatten,
     doc="flatten all dimensions but the batch: (N, C, H, W) -> (N, C*H*W)",
     examples=[{"op": "flatten"}],
 ))
 register(OpDef(
-    name="dense", args=DenseArgs, infer=infer_dense, cost=cost_dense, lower=lower_dense, kind=kind_dense,
+    name="dense", args=DenseArgs, infer=infer_dense, parameters=parameters_dense, macs=macs_dense, lower=lower_dense,
+    kind=kind_dense,
     export_check=activation_export_check("act"),
     doc="fully connected layer on a 2-D (N, features) input (+ activation); lowered to nn.Dense",
     examples=[{"op": "dense", "out": 1000}],
 ))
 register(OpDef(
-    name="identity", args=IdentityArgs, infer=_same, cost=no_cost, lower=lower_identity,
+    name="identity", args=IdentityArgs, infer=_same, lower=lower_identity,
     doc="passes its input through unchanged (a named junction in the graph)",
     examples=[{"op": "identity"}],
 ))

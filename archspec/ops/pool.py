@@ -1,9 +1,13 @@
-"""maxpool, avgpool, global_avgpool: PyTorch-semantics pooling over H and W of an NCHW tensor.
+"""maxpool, avgpool, global_avgpool, adaptive_avgpool: PyTorch-semantics pooling over H and W of an
+NCHW tensor.
 
 Padding is symmetric as in PyTorch (max pooling pads with -inf, average pooling with zeros and
 `count_include_pad` deciding the divisor), `stride` defaults to the kernel size, and `ceil_mode`
 uses PyTorch's output-size rule. Pool dilation is not supported (MindSpore's exportable pooling
-has none). Lowerings: `archspec/ops/cells.py` (MaxPool2d, AvgPool2d, GlobalAvgPool).
+has none). `adaptive_avgpool` is PyTorch's AdaptiveAvgPool2d: output i of an axis averages
+inputs floor(i*in/out) to ceil((i+1)*in/out), bins that overlap where out does not divide in.
+Lowerings: `archspec/ops/cells.py` (MaxPool2d, AvgPool2d, GlobalAvgPool, AdaptiveAvgPool, the
+last as two MatMuls with the bin weights, which exports everywhere).
 """
 from __future__ import annotations
 
@@ -49,10 +53,6 @@ def _infer(op: str):
     return infer
 
 
-def cost(a, in_shapes, out_shape):
-    return 0, 0  # pooling has no parameters and counts 0 MACs
-
-
 def lower_max(node):
     from archspec.ops.cells import MaxPool2d
 
@@ -84,18 +84,39 @@ def lower_global(node):
     return GlobalAvgPool()
 
 
+class AdaptivePoolArgs(OpArgs):
+    size: IntPair  # output [height, width], or one number for both
+
+
+def infer_adaptive(a: AdaptivePoolArgs, in_shapes):
+    x = in_shapes[0]
+    need_4d(x, "adaptive_avgpool")
+    return (x[0], x[1]) + pair(a.size)
+
+
+def lower_adaptive(node):
+    from archspec.ops.cells import AdaptiveAvgPool
+
+    return AdaptiveAvgPool(node.in_shapes[0][2:], node.shape[2:])
+
+
 register(OpDef(
-    name="maxpool", args=PoolArgs, infer=_infer("maxpool"), cost=cost, lower=lower_max, complete=complete,
+    name="maxpool", args=PoolArgs, infer=_infer("maxpool"), lower=lower_max, complete=complete,
     doc="2-D max pooling (PyTorch semantics: -inf padding, stride defaults to k)",
     examples=[{"op": "maxpool", "k": 3, "stride": 2, "padding": 1}],
 ))
 register(OpDef(
-    name="avgpool", args=AvgPoolArgs, infer=_infer("avgpool"), cost=cost, lower=lower_avg, complete=complete,
+    name="avgpool", args=AvgPoolArgs, infer=_infer("avgpool"), lower=lower_avg, complete=complete,
     doc="2-D average pooling (PyTorch semantics: zero padding, count_include_pad, stride defaults to k)",
     examples=[{"op": "avgpool", "k": 2}, {"op": "avgpool", "k": 3, "stride": 1, "padding": 1}],
 ))
 register(OpDef(
-    name="global_avgpool", args=GlobalPoolArgs, infer=infer_global, cost=cost, lower=lower_global,
+    name="global_avgpool", args=GlobalPoolArgs, infer=infer_global, lower=lower_global,
     doc="mean over height and width: (N, C, H, W) -> (N, C, 1, 1)",
     examples=[{"op": "global_avgpool"}],
+))
+register(OpDef(
+    name="adaptive_avgpool", args=AdaptivePoolArgs, infer=infer_adaptive, lower=lower_adaptive,
+    doc="average pooling to a fixed output size [h, w] (PyTorch AdaptiveAvgPool2d bins, any sizes)",
+    examples=[{"op": "adaptive_avgpool", "size": 6}, {"op": "adaptive_avgpool", "size": [2, 3]}],
 ))

@@ -1,13 +1,22 @@
-"""The op registry: one entry per op holds its argument model, shape rule, cost rule and lowering.
+"""The op registry: one entry per op holds its argument model, shape rule, parameter table, MAC
+rule and lowering.
 
-Adding an op means writing one module in `archspec/ops/` that calls `register(...)`.
-Nothing here imports MindSpore: each op's `lower` function imports it when it is called, so
-validation and graph resolution stay fast.
+Adding an op means writing one module in `archspec/ops/` that calls `register(...)` (and one line
+in `builtin.py`). Nothing here imports MindSpore: each op's `lower` function imports it when it
+is called, so validation and graph resolution stay fast.
+
+Parameters are owned here, not by the lowering: `OpDef.parameters(args, in_shapes)` returns
+the node's parameters as an ordered mapping local name -> `Param(shape, trainable, role)`, with
+exactly the names and the order of the Cell that `lower` builds (`conv.weight`, `conv.bias`,
+`batchnorm.moving_mean`, ...; a SpecNet names them `<node>.<local>`). The parameter COUNT a
+node reports (`OpDef.cost`) is derived from that table, so the two cannot disagree, and
+`Graph.parameters()` gives every name and shape of a network without building it.
+tests/ops/test_param_registry.py checks the table against the built Cells of every shipped spec.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Literal, NamedTuple, Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,6 +63,53 @@ class ShapeError(Exception):
         return ShapeError(sub(self.message), sub(self.hint), self.arg)
 
 
+class Param(NamedTuple):
+    """One parameter of a node, as its op's `parameters` rule declares it.
+
+    `trainable`: counted in the node's parameters (what PyTorch's `parameters()` holds); BatchNorm
+    running statistics are not (buffers in PyTorch, `requires_grad=False` in MindSpore).
+    `role` says what the tensor is, so passes and foreign-layout code need no names:
+    "weight", "bias" (of a conv, transposed conv or dense layer), "bn_gamma", "bn_beta",
+    "bn_mean", "bn_var" (of a BatchNorm, alone or inside a conv unit), "gamma", "beta" (the
+    affine scale and shift of a group or layer norm).
+    """
+
+    shape: tuple[int, ...]
+    trainable: bool = True
+    role: str = "weight"
+
+
+ParamTable = dict[str, Param]  # local name (inside the node's Cell) -> Param, in the Cell's order
+
+
+def bn_params(prefix: str, channels: int) -> ParamTable:
+    """The four tensors of a MindSpore BatchNorm2d with `channels` channels, under `prefix`
+    ("batchnorm." inside a conv unit, "" for a batchnorm node), in its registration order."""
+    c = (int(channels),)
+    return {f"{prefix}moving_mean": Param(c, False, "bn_mean"), f"{prefix}moving_variance": Param(c, False, "bn_var"),
+            f"{prefix}gamma": Param(c, True, "bn_gamma"), f"{prefix}beta": Param(c, True, "bn_beta")}
+
+
+def trainable_count(table: ParamTable) -> int:
+    """Number of trainable values in a parameter table (what a node's `params` counts)."""
+    total = 0
+    for p in table.values():
+        if p.trainable:
+            n = 1
+            for d in p.shape:
+                n *= int(d)
+            total += n
+    return total
+
+
+def _no_parameters(args: OpArgs, in_shapes: list["Shape"]) -> ParamTable:
+    return {}
+
+
+def _no_macs(args: OpArgs, in_shapes: list["Shape"], out_shape: "Shape") -> int:
+    return 0
+
+
 def _no_completion(args: OpArgs, in_shapes: list["Shape"]) -> OpArgs:
     return args
 
@@ -71,8 +127,12 @@ class OpDef:
     name: str
     args: type[OpArgs]
     infer: Callable[[Any, list["Shape"]], "Shape"]  # -> output shape; raises ShapeError
-    cost: Callable[[Any, list["Shape"], "Shape"], tuple[int, int]]  # -> (params, MACs)
     lower: Callable[["Node"], Any]  # -> mindspore.nn.Cell taking the inputs positionally
+    # -> the node's parameters, local name -> Param, exactly as the lowered Cell names and orders
+    # them (see the module docstring); ops without parameters keep the default
+    parameters: Callable[[Any, list["Shape"]], ParamTable] = _no_parameters
+    # -> multiply-adds (the convention in ops/common.py: convolutions and dense layers only)
+    macs: Callable[[Any, list["Shape"], "Shape"], int] = _no_macs
     min_inputs: int = 1
     max_inputs: int | None = 1  # None: any number
     doc: str = ""
@@ -94,6 +154,14 @@ class OpDef:
     # ("mindir", "onnx", "air"), or "" when it can. `archspec export` asks every node before
     # writing anything, so an unexportable node is named with its spec position.
     export_check: Callable[["Node", str, dict[str, str]], str] = _exports_everywhere
+    # For ops that can carry a BatchNorm (a `bn` argument, as conv and conv_transpose have):
+    # (args, weight array, per-output-channel scale) -> the weight scaled per output channel,
+    # which is how `graph.passes.fold_bn_weights` folds the BN into the weight. None: cannot.
+    scale_out_channels: Optional[Callable[[Any, Any, Any], Any]] = None
+
+    def cost(self, args: Any, in_shapes: list["Shape"], out_shape: "Shape") -> tuple[int, int]:
+        """(trainable parameters, MACs) of a node; the count is the parameter table's."""
+        return trainable_count(self.parameters(args, in_shapes)), int(self.macs(args, in_shapes, out_shape))
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -125,6 +193,11 @@ def exists(name: object) -> bool:
 def all_ops() -> dict[str, OpDef]:
     _load_builtin_ops()
     return dict(_REGISTRY)
+
+
+def node_parameters(node: "Node") -> ParamTable:
+    """The parameter table (local names) of a resolved node."""
+    return get(node.op).parameters(node.args, node.in_shapes)
 
 
 def lower_options(options: dict[str, str] | None) -> dict[str, dict[str, str]]:

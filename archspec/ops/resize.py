@@ -67,10 +67,6 @@ def infer(a: UpsampleArgs, in_shapes):
     return (x[0], x[1], oh, ow)
 
 
-def cost(a, in_shapes, out_shape):
-    return 0, 0  # no parameters; resizing counts 0 MACs
-
-
 def lower(node, bilinear: str = "resize"):
     from archspec.ops.cells import BilinearMatMul, Resize
 
@@ -88,7 +84,7 @@ def export_check(node, fmt: str, options: dict[str, str]) -> str:
 
 
 register(OpDef(
-    name="upsample", args=UpsampleArgs, infer=infer, cost=cost, lower=lower,
+    name="upsample", args=UpsampleArgs, infer=infer, lower=lower,
     ref_args={"size_of": "size"}, lower_options={"bilinear": ("resize", "matmul")}, export_check=export_check,
     doc="resize height and width (bilinear | nearest) by 'scale', to 'size' [h, w], or to the size of "
         "another node ('size_of'); PyTorch F.interpolate numerics",

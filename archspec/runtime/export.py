@@ -10,8 +10,9 @@ What happens, in order (nothing is written at the target until every check has p
    their spec positions, before anything is built or written.
 2. The net to export: `deploy_cell` folds BatchNorm into the convolutions (`fold=True`) and
    picks the lowerings the format needs (`EXPORT_LOWERING`: ONNX gets bilinear upsampling as two
-   MatMuls, since MindSpore 2.10 cannot export ResizeBilinearV2, and residual adds as binary Adds,
-   since its AddN export leaves a dead SequenceConstruct node). The user's `net` is unchanged.
+   MatMuls, since MindSpore 2.10 cannot export ResizeBilinearV2, residual adds as binary Adds,
+   since its AddN export leaves a dead SequenceConstruct node, and transposed convolutions as
+   ordinary ones, since its ConvTranspose export does not load). The user's `net` is unchanged.
 3. `mindspore.export` / `mindspore.onnx.export` write into a temporary folder beside the target
    (MindSpore appends the suffix itself and chmods its output read-only; its file-name check
    rejects paths with spaces, so a folder with such a path falls back to the system temp folder).
@@ -28,6 +29,15 @@ What happens, in order (nothing is written at the target until every check has p
    `verify=False` installs without running it (the manifest records that).
 5. The artifact, then the manifest, are renamed into place; the temporary folder is removed on
    every path out, including failures and Ctrl-C.
+
+`argmax=True` (a deploy head; `archspec export --argmax`) appends an argmax over the channels to
+the FIRST output (`graph.passes.argmax_head`): the file then outputs the class map, int32,
+[N, H, W] for [N, C, H, W] scores, named `classes` (a C-times smaller transfer off the board).
+It is verified against the argmax of the built net's scores: every position must pick the
+reference's best class, or a class whose reference score is within 2 * tolerance of the best
+(a near-tie that the float differences allowed by the tolerance, at most `tolerance` on each
+of the two scores, can flip). The check's `max_abs_diff` is the largest such score gap and
+`mismatched` counts the positions that differ.
 
 The caller sets up the runtime (`archspec.runtime.host.setup`); `archspec export` uses
 PYNATIVE mode: the exporter compiles the graph itself, and running the reference net eagerly
@@ -64,7 +74,7 @@ __all__ = ["FORMATS", "EXPORT_LOWERING", "RTOL", "ExportReport", "OutputCheck", 
 FORMATS = {"mindir": ("MINDIR", ".mindir"), "onnx": ("ONNX", ".onnx"), "air": ("AIR", ".air")}
 # Lowering options each format needs (see OpDef.lower_options); numerically the same model.
 EXPORT_LOWERING: dict[str, dict[str, str]] = {
-    "onnx": {"upsample.bilinear": "matmul", "add.kernel": "chain"},
+    "onnx": {"upsample.bilinear": "matmul", "add.kernel": "chain", "conv_transpose.kernel": "conv"},
 }
 RTOL = 1e-4
 ATOL_FLOOR = 1e-6
@@ -86,6 +96,8 @@ class OutputCheck:
     max_abs_diff: float
     scale: float  # max |net output|
     tolerance: float
+    classes: bool = False  # a class map (argmax head): max_abs_diff is the largest reference score gap
+    mismatched: int = 0  # of a class map: positions whose class differs from the reference's argmax
 
     @property
     def passed(self) -> bool:
@@ -99,6 +111,7 @@ class ExportReport:
     format: str
     fold_bn: bool
     bn_folded: int  # conv+BN units folded
+    argmax: bool  # the first output is the class map (int32), see the module docstring
     params: int  # trainable parameters of the exported net
     params_unfolded: int  # of the net as built
     lowering: dict[str, str]
@@ -181,19 +194,21 @@ def _alternatives(fmt: str) -> str:
 def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool = True,
            weights_source: str | Path | None = None, weights_report=None, init_seed: int | None = 0,
            force: bool = False, seed: int = 0, rtol: float = RTOL, verify: bool = True,
-           device: str = "CPU", on_event=None) -> ExportReport:
+           device: str = "CPU", argmax: bool = False, on_event=None) -> ExportReport:
     """Export `net` (built from `graph` by `build_cell`) to `out_path` in `fmt`; see the module doc.
 
     spec: the loaded Spec (for the manifest: path, SHA-256 of every file read).
     weights_source: the checkpoint `net`'s weights came from (None: random init with `init_seed`);
         weights_report: what `load_weights` returned, for the manifest.
+    argmax: append an argmax over channels to the first output (the file outputs the int32
+        class map; see the module docstring).
     seed: of the random verification input. on_event: progress events (archspec.progress).
     Raises SpecError (user mistakes, nothing written),
     VerificationError (artifact computes other numbers, nothing written).
     """
     import mindspore
 
-    from archspec.graph.passes import count_conv_bn_act
+    from archspec.graph.passes import count_with_bn
     from archspec.lower import run
     from archspec.lower.fold import deploy_cell
 
@@ -218,6 +233,8 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
             exp_graph, exp_net = deploy_cell(net, fold=fold, options=options)
         else:
             exp_graph, exp_net = graph, net
+        if argmax:
+            exp_graph, exp_net = _with_argmax_head(exp_graph, exp_net, options)
 
     # The reference: the net as built, on one random input.
     rng = np.random.default_rng(seed)
@@ -227,7 +244,7 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
     with stage(on_event, "reference", "running the model as built", timings, "reference_run"):
         ref = _outputs(run(net, *xs))
         if exp_net is not net:
-            checks += _compare(graph, ref, _outputs(run(exp_net, *xs)), "in-memory export net", rtol)
+            checks += _compare(exp_graph, ref, _outputs(run(exp_net, *xs)), "in-memory export net", rtol, argmax)
     _raise_if_failed(checks, fmt, before_writing=True)
 
     with _staging(artifact) as stage_dir:
@@ -238,17 +255,17 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
             with stage(on_event, "verify", f"running the {fmt.upper()} file to verify it", timings):
                 verified_with, outs = _run_artifact(produced, fmt, graph, arrays, xs)
                 if outs is not None:
-                    checks += _compare(graph, ref, outs, verified_with, rtol)
+                    checks += _compare(exp_graph, ref, outs, verified_with, rtol, argmax)
         _raise_if_failed(checks, fmt, before_writing=False)
 
         weights = _weights_entry(weights_source, weights_report, init_seed)
         report = ExportReport(
             path=artifact, manifest_path=manifest_path, format=fmt, fold_bn=fold,
-            bn_folded=count_conv_bn_act(graph) if fold else 0,
+            bn_folded=count_with_bn(graph) if fold else 0, argmax=argmax,
             params=_trainable(exp_net), params_unfolded=_trainable(net),
             lowering=dict(getattr(exp_net, "lower_options", {})),
             inputs={k: tuple(v) for k, v in graph.inputs.items()},
-            outputs={k: tuple(graph.shape_of(k)) for k in graph.outputs},
+            outputs={k: tuple(exp_graph.shape_of(k)) for k in exp_graph.outputs},
             verified_with=verified_with, checks=checks, weights=weights, timings=timings, device=device)
         timings["total"] = time.perf_counter() - t_start
         report.manifest = _manifest(report, graph, spec, produced, seed, rtol, mindspore.__version__, device)
@@ -268,11 +285,30 @@ def _outputs(y) -> list[np.ndarray]:
     return [t.asnumpy() if hasattr(t, "asnumpy") else np.asarray(t) for t in items]
 
 
-def _compare(graph, ref: list[np.ndarray], got: list[np.ndarray], what: str, rtol: float) -> list[OutputCheck]:
+def _with_argmax_head(graph, net, options: dict[str, str]):
+    """`graph` with the argmax head (graph.passes.argmax_head) and a net for it carrying `net`'s
+    weights (the head has none); `net` itself is not changed."""
+    from archspec.graph.passes import argmax_head
+    from archspec.lower import build_cell
+    from archspec.lower.fold import load_arrays, net_arrays
+
+    head = argmax_head(graph)
+    head_net = build_cell(head, options=options)
+    load_arrays(head_net, net_arrays(net))
+    return head, head_net
+
+
+def _compare(graph, ref: list[np.ndarray], got: list[np.ndarray], what: str, rtol: float,
+             argmax: bool = False) -> list[OutputCheck]:
+    """One check per output of `graph` (what ran: `got`) against the built net's `ref`; with
+    `argmax`, the first is a class map checked against the argmax of the first reference."""
     if len(got) != len(ref):
         raise VerificationError(f"{what} returned {len(got)} outputs, the net {len(ref)}", [])
     checks = []
-    for name, r, g in zip(graph.outputs, ref, got):
+    for i, (name, r, g) in enumerate(zip(graph.outputs, ref, got)):
+        if argmax and i == 0:
+            checks.append(_compare_classes(name, r, g, what, rtol))
+            continue
         if tuple(g.shape) != tuple(r.shape):
             raise VerificationError(f"{what}: output '{name}' has shape {list(g.shape)}, the net {list(r.shape)}", [])
         scale = float(np.abs(r).max()) if r.size else 0.0
@@ -283,11 +319,34 @@ def _compare(graph, ref: list[np.ndarray], got: list[np.ndarray], what: str, rto
     return checks
 
 
+def _compare_classes(name: str, scores: np.ndarray, classes: np.ndarray, what: str, rtol: float) -> OutputCheck:
+    """A class map against the reference scores [N, C, ...]: the gap between the best reference
+    score and the reference score of the class picked, at most 2 * tolerance (module docstring)."""
+    want = tuple(scores.shape[:1] + scores.shape[2:])
+    if tuple(classes.shape) != want:
+        raise VerificationError(f"{what}: class map '{name}' has shape {list(classes.shape)}, "
+                                f"expected {list(want)}", [])
+    if classes.dtype != np.int32:
+        raise VerificationError(f"{what}: class map '{name}' is {classes.dtype}, expected int32", [])
+    scale = float(np.abs(scores).max()) if scores.size else 0.0
+    tolerance = 2 * max(rtol * scale, ATOL_FLOOR)
+    if ((classes < 0) | (classes >= scores.shape[1])).any():
+        return OutputCheck(name, what, float("inf"), scale, tolerance, True, int(classes.size))
+    s = scores.astype(np.float64)
+    picked = np.take_along_axis(s, classes[:, None].astype(np.int64), axis=1)[:, 0]
+    gap = s.max(axis=1) - picked
+    mismatched = int((classes != scores.argmax(axis=1)).sum())
+    return OutputCheck(name, what, float(gap.max()) if gap.size else 0.0, scale, tolerance, True, mismatched)
+
+
 def _raise_if_failed(checks: list[OutputCheck], fmt: str, before_writing: bool) -> None:
     bad = [c for c in checks if not c.passed]
     if not bad:
         return
-    lines = [f"output '{c.output}': max abs diff {c.max_abs_diff:.3g} > tolerance {c.tolerance:.3g} "
+    lines = [f"class map '{c.output}': {c.mismatched} positions pick a class whose reference score is up to "
+             f"{c.max_abs_diff:.3g} below the best > tolerance {c.tolerance:.3g} (score scale {c.scale:.3g}; {c.what})"
+             if c.classes else
+             f"output '{c.output}': max abs diff {c.max_abs_diff:.3g} > tolerance {c.tolerance:.3g} "
              f"(output scale {c.scale:.3g}; {c.what})" for c in bad]
     where = "the folded/re-lowered net in memory" if before_writing else f"the exported {fmt.upper()}"
     raise VerificationError(f"verification failed: {where} does not compute what the built net computes: "
@@ -449,7 +508,9 @@ def _manifest(report: ExportReport, graph, spec, produced: Path, seed: int, rtol
         "spec": spec_entry,
         "params": dict(graph.params),
         "inputs": [{"name": k, "shape": list(v), "dtype": "float32"} for k, v in report.inputs.items()],
-        "outputs": [{"name": k, "shape": list(v), "dtype": "float32"} for k, v in report.outputs.items()],
+        "outputs": [{"name": k, "shape": list(v), "dtype": "int32" if report.argmax and i == 0 else "float32"}
+                    for i, (k, v) in enumerate(report.outputs.items())],
+        "argmax_head": report.argmax,
         "fold_bn": report.fold_bn,
         "bn_folded": report.bn_folded,
         "parameters": {"exported": report.params, "as_built": report.params_unfolded},
@@ -461,7 +522,9 @@ def _manifest(report: ExportReport, graph, spec, produced: Path, seed: int, rtol
             "rtol": rtol,
             "max_abs_diff": report.max_abs_diff,
             "checks": [{"output": c.output, "what": c.what, "max_abs_diff": c.max_abs_diff, "output_scale": c.scale,
-                        "tolerance": c.tolerance, "passed": c.passed} for c in report.checks],
+                        "tolerance": c.tolerance, "passed": c.passed,
+                        **({"mismatched": c.mismatched} if c.classes else {})}
+                       for c in report.checks],
         },
         "exported_on": {"device": device, "machine": platform.machine(), "system": platform.system()},
         "versions": versions,

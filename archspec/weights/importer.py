@@ -1,21 +1,12 @@
 """Import weights trained elsewhere (PyTorch, mostly) into a MindSpore checkpoint for a spec.
 
-    report = import_weights("specs/deeplabv3p.yaml", "vainf_resnet50.pth", "model.ckpt",
-                            overrides={"decoder_convs": 1})
+    report = import_weights(graph, "vainf_resnet50.pth", "model.ckpt")   # archspec.import_weights loads the spec
 
-Steps: read the source tensors (`read_source`), rename them by a weight map (`weightmap.py`;
-by default `<spec folder>/maps/<spec name>.yaml`), check every target name and shape against the
-network the spec builds, and write a MindSpore `.ckpt` atomically (`weights.write_checkpoint`).
-
-Sources:
-  * `.pth` / `.pt` / `.bin`: PyTorch files, read with `torch.load(path, map_location="cpu",
-    weights_only=True)`, which refuses pickles holding anything but tensors and plain containers
-    (it never runs code from the file). A training checkpoint holding the state_dict under a key
-    (`state_dict`, `model_state`, `model`, ...) is unwrapped; a `module.` prefix on every name
-    (DataParallel) is stripped.
-  * `.safetensors`: through the `safetensors` package (a MindSpore dependency); no PyTorch needed.
-  * `.npz`: NumPy archives (`allow_pickle=False`); no PyTorch needed.
-  * `.ckpt`: a MindSpore checkpoint with other names (e.g. another model zoo's layout).
+Steps: read the source tensors (`weights.sources.read_source`: PyTorch, safetensors, npz, another
+`.ckpt`), rename them by a weight map (`weights.maps`; by default the map named after the spec,
+see `default_map_path`), check every target name and shape against the graph's parameters (the op
+registry knows them: no network is built), and write a MindSpore `.ckpt` atomically
+(`weights.checkpoint.write_checkpoint`).
 
 Strict by default: a rule that matches nothing, a source tensor no rule takes, a target the spec
 does not have, a shape that differs, or a spec parameter left without a value is an error, and
@@ -27,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 
@@ -112,7 +102,7 @@ def import_weights(graph, source: str | Path, out: str | Path | None, *, map_pat
     arrays, notes = read_source(source)
     result = wmap.apply(list(arrays), graph.params)
 
-    params = _parameter_shapes(graph)
+    params = graph.parameter_shapes()  # names and shapes from the op registry: no network is built
 
     report = ImportReport(spec=graph.name, source=str(source), map=str(map_path), out=None, total=len(params),
                           notes=notes, ignored=list(result.ignored),
@@ -229,12 +219,3 @@ def _near_miss(rule: Rule, names: list[str]) -> str:
                    " (or mark the rule `optional: true`)"
     return ("the source has no names like it: is it the layout this map is for? (archspec weights show SOURCE "
             "lists them; mark the rule `optional: true` if it may match nothing)")
-
-
-def _parameter_shapes(graph) -> dict[str, tuple[int, ...]]:
-    # TODO(issue 10.4): read them from the op registry (graph.parameter_shapes()) instead of a built net
-    from archspec.lower import build_cell
-    from archspec.runtime.host import setup
-
-    setup("CPU", "pynative")
-    return {p.name: tuple(p.shape) for p in build_cell(graph).get_parameters()}

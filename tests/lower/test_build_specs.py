@@ -13,7 +13,7 @@ from archspec.graph.passes import count_conv_bn_act
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 SMALL = {"deeplabv3p.yaml": 65, "deeplabv3p_resnet101.yaml": 65, "deeplabv3p_mobilenetv2.yaml": 65,
-         "resnet50.yaml": 64, "mobilenetv2.yaml": 64}
+         "resnet50.yaml": 64, "mobilenetv2.yaml": 64, "unet.yaml": 65}
 
 
 def small_graph(name: str, **overrides):

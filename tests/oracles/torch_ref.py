@@ -57,6 +57,11 @@ Models (module / parameter names follow the widely used implementations, so thei
     low-level size; logits -> input size.  ``forward`` returns logits at input resolution.
   - Rates 6/12/18 at OS16, 12/24/36 at OS8.  ResNet OS16: replace_stride_with_dilation
     [False, False, True]; OS8: [False, True, True].
+* :class:`UNet` -- milesial/Pytorch-UNet ``UNet(bilinear=False)`` layout (``unet/unet_parts.py``):
+  ``inc.double_conv.{0,3}`` convs (no bias) and ``{1,4}`` BNs, ``down{1..4}.maxpool_conv.1.double_conv.*``,
+  ``up{1..4}.up`` (ConvTranspose2d k=2 s=2, in -> in/2), ``up{1..4}.conv.double_conv.*``,
+  ``outc.conv`` (1x1, bias). The upsampled map is padded to the skip's size (diff // 2 first),
+  then ``cat([skip, up])``. ``base`` is the first width (64: 31,037,698 parameters at 2 classes).
 
 Measured numbers (torch 2.13.0 CPU, this file).  Parameters: ``count_params`` (all
 ``nn.Parameter``s; BN running statistics are buffers and not counted).  MACs:
@@ -709,6 +714,79 @@ def export_state_dict_npz(model: nn.Module, path, include_num_batches_tracked: b
         arrays[k] = v.detach().cpu().numpy()
     np.savez(path, **arrays)
     return list(arrays)
+
+
+# ----------------------------------------------------------------------------- U-Net
+# milesial/Pytorch-UNet (unet/unet_parts.py, unet/unet_model.py), UNet(bilinear=False): the same
+# module names, so its checkpoints' state_dict keys apply (specs/maps/unet.yaml maps them).
+# ``bn=False`` gives the paper's conv (with bias) + ReLU instead of conv + BN + ReLU.
+
+class UNetDoubleConv(nn.Module):
+    """(conv 3x3 padding 1 => [BN] => ReLU) * 2; keys double_conv.{0,3} conv, {1,4} BN."""
+
+    def __init__(self, in_channels: int, out_channels: int, bn: bool = True) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for cin in (in_channels, out_channels):
+            layers += [nn.Conv2d(cin, out_channels, kernel_size=3, padding=1, bias=not bn)]
+            layers += [nn.BatchNorm2d(out_channels) if bn else nn.Identity(), nn.ReLU(inplace=True)]
+        self.double_conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.double_conv(x)
+
+
+class UNetDown(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, bn: bool = True) -> None:
+        super().__init__()
+        self.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), UNetDoubleConv(in_channels, out_channels, bn))
+
+    def forward(self, x):
+        return self.maxpool_conv(x)
+
+
+class UNetUp(nn.Module):
+    """ConvTranspose2d(in, in // 2, 2, stride 2), padded to the skip's size (diff // 2 before),
+    cat([skip, up]), DoubleConv."""
+
+    def __init__(self, in_channels: int, out_channels: int, bn: bool = True) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+        self.conv = UNetDoubleConv(in_channels, out_channels, bn)
+
+    def forward(self, x1, x2):
+        x1 = self.up(x1)
+        dy, dx = x2.size(2) - x1.size(2), x2.size(3) - x1.size(3)
+        x1 = F.pad(x1, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.conv(torch.cat([x2, x1], dim=1))
+
+
+class UNet(nn.Module):
+    def __init__(self, n_channels: int = 3, n_classes: int = 2, base: int = 64, bn: bool = True) -> None:
+        super().__init__()
+        self.inc = UNetDoubleConv(n_channels, base, bn)
+        self.down1 = UNetDown(base, base * 2, bn)
+        self.down2 = UNetDown(base * 2, base * 4, bn)
+        self.down3 = UNetDown(base * 4, base * 8, bn)
+        self.down4 = UNetDown(base * 8, base * 16, bn)
+        self.up1 = UNetUp(base * 16, base * 8, bn)
+        self.up2 = UNetUp(base * 8, base * 4, bn)
+        self.up3 = UNetUp(base * 4, base * 2, bn)
+        self.up4 = UNetUp(base * 2, base, bn)
+        self.outc = nn.Sequential()
+        self.outc.conv = nn.Conv2d(base, n_classes, kernel_size=1)  # milesial's OutConv: key outc.conv
+
+    def forward(self, x):
+        x1 = self.inc(x)
+        x2 = self.down1(x1)
+        x3 = self.down2(x2)
+        x4 = self.down3(x3)
+        x5 = self.down4(x4)
+        x = self.up1(x5, x4)
+        x = self.up2(x, x3)
+        x = self.up3(x, x2)
+        x = self.up4(x, x1)
+        return self.outc(x)
 
 
 def _summary_table(input_hw: int = 513) -> str:  # pragma: no cover - documentation helper

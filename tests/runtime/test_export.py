@@ -24,7 +24,7 @@ from archspec.errors import SpecError, SpecErrors
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 SMALL = {"deeplabv3p.yaml": 65, "deeplabv3p_resnet101.yaml": 65, "deeplabv3p_mobilenetv2.yaml": 65,
-         "resnet50.yaml": 64, "mobilenetv2.yaml": 64}
+         "resnet50.yaml": 64, "mobilenetv2.yaml": 64, "unet.yaml": 65}
 RTOL = 1e-4
 
 
@@ -228,7 +228,8 @@ def test_upsample_lowering_option_keeps_graph_and_params(ms):
     assert "BilinearMatMul" in kinds(mm) and "Resize" not in kinds(mm) and "Resize" in kinds(net)
     assert [p.name for p in mm.get_parameters()] == [p.name for p in net.get_parameters()]
     assert isinstance(mm.nodes[-1], BilinearMatMul) and isinstance(net.nodes[-1], Resize)
-    assert mm.lower_options == {"add.kernel": "addn", "upsample.bilinear": "matmul"}
+    assert mm.lower_options == {"add.kernel": "addn", "conv_transpose.kernel": "transpose",
+                                "upsample.bilinear": "matmul"}
 
 
 @pytest.mark.parametrize("options,needle", [

@@ -12,8 +12,6 @@ mode. Odd input sizes exercise the stem arithmetic: 65 -> 32 (torchvision paddin
 from __future__ import annotations
 
 import functools
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
