@@ -154,7 +154,7 @@ def validate(
             loaded, graph = load_graph(path, set_, input_shape, allow_outside_imports)
             from archspec.spec.inference import check_spec
 
-            check_spec(loaded, graph, check_labels=not set_)  # preprocess:/labels: (for predict)
+            check_spec(loaded, graph)  # preprocess:/labels:, by predict's rules
         except (SpecError, SpecErrors) as e:
             if _state["debug"]:
                 raise
