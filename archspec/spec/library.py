@@ -182,6 +182,12 @@ class Entry:
     description: str
     blocks: tuple[tuple[str, str], ...] = ()  # a block library's blocks: (name, doc)
 
+    @property
+    def summary(self) -> str:
+        """The description, cut at a word to at most 80 characters, for listings."""
+        text = self.description
+        return text if len(text) <= 80 else text[:77].rsplit(" ", 1)[0] + "..."
+
 
 @dataclass(frozen=True)
 class Installed:
