@@ -17,8 +17,30 @@ def validate(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None, inpu
 
     loaded, graph = graph_of(spec, overrides, input_shapes, allow_outside_imports=allow_outside_imports)
     if loaded is not None:
-        check_spec(loaded, graph, check_labels=not overrides)  # preprocess:/labels: (for predict)
+        check_spec(loaded, graph)  # preprocess:/labels:, by predict's rules
     return graph
+
+
+def diff(a: SpecLike, b: SpecLike, *, overrides: Mapping[str, Any] | None = None, input_shapes: InputShapes = None,
+         allow_outside_imports: bool = False):
+    """What changed from spec `a` to spec `b` (`overrides` and `input_shapes` apply to both): nodes
+    added, removed, renamed by position, changed arguments, inputs and shapes, and the params/MACs
+    delta per node and in total. Compares the graphs before fusion, so nodes line up with spec
+    entries. Returns an `archspec.graph.diff.GraphDiff`."""
+    from archspec.graph.diff import diff as diff_graphs
+
+    _, ga = graph_of(a, overrides, input_shapes, allow_outside_imports=allow_outside_imports, fuse=False)
+    _, gb = graph_of(b, overrides, input_shapes, allow_outside_imports=allow_outside_imports, fuse=False)
+    return diff_graphs(ga, gb)
+
+
+def specs():
+    """What the installed library holds: specs, block libraries and weight maps, by the names a
+    spec uses for them (`archspec:lib/resnet.yaml`), and the ARCHSPEC_PATH search path.
+    Returns an `archspec.spec.library.Installed`."""
+    from archspec.spec.library import installed
+
+    return installed()
 
 
 def draw(spec: SpecLike, out: str | Path, *, overrides: Mapping[str, Any] | None = None,

@@ -14,7 +14,7 @@ from archspec.graph.ir import Graph, Node, Shape
 from archspec.ops import registry
 from archspec.ops.registry import ShapeError
 from archspec.spec import expr
-from archspec.spec.loader import BlockSpec, Spec
+from archspec.spec.loader import BlockSpec, Spec, removed_at
 from archspec.spec.params import evaluate_params
 from archspec.spec.schema import NODE_KEYS
 from archspec.spec.yamlsrc import SList, SMap
@@ -72,6 +72,7 @@ class _Resolver:
         self.nodes: list[Node] = []
         self.shapes: dict[str, Shape] = {}
         self.names: set[str] = set()
+        self.removed: dict[str, Location] = {}  # ids removed by `patch: {id: null}` -> where
 
     # -- top level ---------------------------------------------------------------------------
     def run(self, input_shapes: dict[str, Shape]) -> Graph:
@@ -125,12 +126,20 @@ class _Resolver:
     def outputs(self, ids: dict[str, str | None]) -> list[str]:
         spec = self.spec
         if spec.outputs is None:
-            last = list(ids.values())[-1] if ids else None
-            return [last] if last else []
+            last = list(ids)[-1] if ids else None
+            if last in self.removed:
+                self.sink.add(SpecError(f"patch removes '{last}', the last entry of the graph and so the spec's output",
+                                        self.removed[last], f"patch.{last}",
+                                        "name the output in this spec: outputs: [<id>]"))
+                return []
+            return [ids[last]] if last and ids[last] else []
         out = []
         for i, name in enumerate(spec.outputs):
             loc = spec.outputs.item_loc(i)
-            if name not in ids:
+            if name in self.removed:
+                self.sink.add(SpecError(f"output '{name}' is a node that patch removes (at {self.removed[name]})",
+                                        loc, f"outputs[{i}]", "name another node in outputs:, or keep this one"))
+            elif name not in ids:
                 self.sink.add(SpecError(f"output '{name}' names no node", loc, f"outputs[{i}]",
                                         did_you_mean(name, ids)))
             elif ids[name] is not None:
@@ -189,15 +198,57 @@ class _Resolver:
                     self.sink.add(SpecError(f"'{name}' names no node or input", loc, where, hint))
             deps.append(d)
         order = self.toposort(entries, ids, deps, sc)
+        removed = {i: removed_at(e) for i, e in enumerate(entries) if removed_at(e) is not None}
+        if removed:
+            self.check_removed(entries, ids, refs, index, removed)
         values: dict[str, str | None] = dict(sc.inputs)
         values.update({eid: None for eid in ids})
         for i in order:
             if i in dups:
                 continue  # already reported as a duplicate id
+            if i in removed:  # its readers read its one input instead (check_removed reported the rest)
+                data = refs[i][:self.data_ref_count(entries[i], refs[i])]
+                values[ids[i]] = values.get(data[0].name) if len(data) == 1 else None
+                continue
             values[ids[i]] = self.entry(entries[i], i, ids[i], refs[i], values, sc)
         for i in sorted(set(range(len(entries))) - set(order)):  # in or behind a cycle
             self.static_check(entries[i], sc, f"{sc.path}[{i}]")
         return {eid: values[eid] for eid in ids}
+
+    def check_removed(self, entries: SList, ids: list[str], refs: list[list[_Ref]], index: dict[str, int],
+                      removed: dict[int, Location]) -> None:
+        """Entries removed by `patch: {id: null}`: one with a single input passes it on to its readers;
+        one with several inputs may be read by nothing but other removed entries; none is an output."""
+        def target(ref: _Ref, u: int) -> int | None:  # the entry a reference names (None: an input)
+            return u - 1 if ref.implicit and u > 0 else index.get(ref.name)
+
+        data_in = [[target(r, u) for r in rs[:self.data_ref_count(entries[u], rs)]] for u, rs in enumerate(refs)]
+        readers: list[list[int]] = [[] for _ in entries]
+        for u, rs in enumerate(refs):
+            for r in rs:
+                if target(r, u) is not None:
+                    readers[target(r, u)].append(u)
+        for i, loc in removed.items():
+            self.removed[ids[i]] = loc
+            if len(data_in[i]) < 2:
+                continue
+            live, stack, seen = [], [i], {i}
+            while stack:  # removed one-input readers pass the value on: follow them
+                j = stack.pop()
+                for u in readers[j]:
+                    if u not in seen:
+                        seen.add(u)
+                        if u not in removed:
+                            live.append(u)
+                        elif data_in[u] == [j]:
+                            stack.append(u)
+            if live:
+                names = ", ".join(f"'{ids[u]}' ({entries.item_loc(u)})" for u in sorted(live))
+                self.sink.add(SpecError(
+                    f"patch removes '{ids[i]}', which reads {len(data_in[i])} inputs, but {names} read it: only a "
+                    "removed node with one input can hand it on", loc, f"patch.{ids[i]}",
+                    f"patch the readers' 'in:' too (e.g. {ids[min(live)]}: {{in: {refs[i][0].name}}}), or remove them "
+                    "as well"))
 
     def entry_refs(self, e: SMap, i: int, sc: _Scope, ids: list[str]) -> list[_Ref]:
         where = f"{sc.path}[{i}]"
@@ -263,7 +314,7 @@ class _Resolver:
         inputs = in_names[:data_refs]
         extra = {key: in_names[data_refs + k] for k, key in enumerate(self.ref_keys(e))}
         try:
-            scope_vals = {**sc.values, "in_channels": self.channels(inputs)}
+            scope_vals = self.graph_scope(sc.values, inputs)
             if "when" in e and e["when"] is not None:
                 when = self.value(e["when"], scope_vals, e.value_loc("when"), f"{shown}.when")
                 if not isinstance(when, bool):
@@ -283,7 +334,7 @@ class _Resolver:
                 return self.instance(e, name, inputs, extra, sc, shown, first=False)
             out = inputs
             for r in range(reps):
-                out = [self.instance(e, f"{name}.{r}", out, extra, sc, shown, first=(r == 0))]
+                out = [self.instance(e, f"{name}.{r}", out, extra, sc, shown, first=(r == 0), rep=r)]
             return out[0]
         except SpecError as err:
             self.sink.add(err)
@@ -326,27 +377,39 @@ class _Resolver:
                             "but it has no input", e.loc, shown)
         return inputs[0]
 
-    def channels(self, inputs: list[str]) -> int | None:
-        if not inputs:
-            return None
-        shape = self.shapes.get(inputs[0])
-        return shape[1] if shape and len(shape) > 1 else None
+    def input_names(self, inputs: list[str]) -> dict[str, int | None]:
+        """What expressions know of an entry's (first) input: in_channels, in_height, in_width (NCHW;
+        None where the input has no such axis)."""
+        shape = self.shapes.get(inputs[0], ()) if inputs else ()
+        return {name: shape[axis] if len(shape) > axis else None
+                for axis, name in ((1, "in_channels"), (2, "in_height"), (3, "in_width"))}
+
+    def graph_scope(self, values: Mapping[str, Any], inputs: list[str], rep: int | None = None) -> dict[str, Any]:
+        """The names an entry's expressions see: params, the input's sizes, and in the arguments of a
+        repeated entry `rep`, the repetition's index (0, 1, ...)."""
+        scope = {**values, **self.input_names(inputs)}
+        if rep is not None:
+            scope["rep"] = rep
+        return scope
 
     def value(self, raw: Any, scope: Mapping[str, Any], loc: Location | None, path: str) -> Any:
         try:
             return expr.render(raw, scope)
         except expr.ExprError as err:
-            raise SpecError(err.message, loc, path, err.hint) from None
+            hint = err.hint
+            if err.message == "unknown name 'rep'":
+                hint = "rep, the repetition index, exists in the arguments of an entry with repeat: (not in its when:)"
+            raise SpecError(err.message, loc, path, hint) from None
 
     def instance(self, e: SMap, name: str, inputs: list[str], extra: dict[str, str], sc: _Scope, shown: str,
-                 first: bool) -> str:
+                 first: bool, rep: int | None = None) -> str:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the graph expands to more than {MAX_NODES} nodes", e.loc, shown,
                             "check repeat counts and nested blocks")
         args = self.collect_args(e, sc, shown, first)
         if e.get("op") is not None:
-            return self.op_node(e, e["op"], name, inputs, extra, args, sc, shown)
-        return self.block_node(e, e["block"], name, inputs, args, sc, shown)
+            return self.op_node(e, e["op"], name, inputs, extra, args, sc, shown, rep)
+        return self.block_node(e, e["block"], name, inputs, args, sc, shown, rep)
 
     def collect_args(self, e: SMap, sc: _Scope, shown: str, first: bool) -> dict[str, _Arg]:
         """Arguments of an entry: op defaults of the scope, then the entry's own, then `first:`."""
@@ -366,7 +429,7 @@ class _Resolver:
         return args
 
     def op_node(self, e: SMap, op: str, name: str, inputs: list[str], extra: dict[str, str],
-                args: dict[str, _Arg], sc: _Scope, shown: str) -> str:
+                args: dict[str, _Arg], sc: _Scope, shown: str, rep: int | None = None) -> str:
         if not registry.exists(op):
             raise SpecError(f"unknown op '{op}'", e.value_loc("op"), f"{shown}.op",
                             did_you_mean(op, registry.names()) or "run 'archspec ops' to list them")
@@ -377,7 +440,7 @@ class _Resolver:
             want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
             raise SpecError(f"op '{op}' takes {want} input(s), got {len(inputs)}", e.value_loc("in") if "in" in e else e.loc,
                             f"{shown}.in", "list the inputs with in: [a, b]" if lo > 1 else "")
-        scope = {**sc.values, "in_channels": in_shapes[0][1] if in_shapes and len(in_shapes[0]) > 1 else None}
+        scope = self.graph_scope(sc.values, inputs, rep)
         values: dict[str, Any] = {}
         for k, a in args.items():
             values[k] = self.value(a.value, scope, a.loc, a.path)
@@ -440,7 +503,7 @@ class _Resolver:
         return f" (in {sc.instance})" if sc.instance else ""
 
     def block_node(self, e: SMap, block: str, name: str, inputs: list[str], args: dict[str, _Arg],
-                   sc: _Scope, shown: str) -> str:
+                   sc: _Scope, shown: str, rep: int | None = None) -> str:
         spec = self.spec
         b: BlockSpec | None = spec.blocks.get(block)
         if b is None:
@@ -456,10 +519,10 @@ class _Resolver:
         if len(inputs) != len(b.inputs):
             raise SpecError(f"block '{block}' takes {len(b.inputs)} input(s) ({', '.join(b.inputs)}), got {len(inputs)}",
                             e.value_loc("in") if "in" in e else e.loc, f"{shown}.in")
-        caller_scope = {**sc.values, "in_channels": self.channels(inputs)}
+        caller_scope = self.graph_scope(sc.values, inputs, rep)
         overrides = {k: self.value(a.value, caller_scope, a.loc, a.path) for k, a in args.items()}
         sink = ErrorSink()
-        values = evaluate_params(b.params, overrides, sink, e.loc, base_scope={"in_channels": self.channels(inputs)},
+        values = evaluate_params(b.params, overrides, sink, e.loc, base_scope=self.input_names(inputs),
                                  override_locs={k: a.loc for k, a in args.items()}, what=f"param of block '{block}'",
                                  key_locs={k: e.key_loc(k) for k in args if k in e})
         if sink:

@@ -17,6 +17,9 @@ Language
   * names: looked up in the scope (the params) only.
   * ``+ - * / // % **``, unary ``- +``, comparisons (chains allowed) ``== != < <= > >=``,
     ``and``, ``or``, ``not``, and ``a if cond else b``.
+  * indexing a literal list: ``[1, 2, 4][rep]`` (an int index, negative from the end as in
+    Python; only the chosen item is evaluated). Lists exist only to be indexed: no slicing, no
+    list values, no indexing of anything else.
   * calls to builtins only: ``min(a, b, ...)``, ``max(a, b, ...)``, ``round(x)``,
     ``round(x, n)``, ``int(x)``, ``float(x)``, ``abs(x)``, ``ceil(x)``, ``floor(x)`` and
     ``make_divisible(v, divisor, min_value=None)`` (MobileNet's ``_make_divisible``).
@@ -215,7 +218,7 @@ _CMPOPS: dict[type, str] = {
 }
 _ALLOWED_NODES: tuple[type, ...] = (
     ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp,
-    ast.And, ast.Or, ast.Compare, ast.IfExp, ast.Call, ast.keyword,
+    ast.And, ast.Or, ast.Compare, ast.IfExp, ast.Call, ast.keyword, ast.Subscript, ast.List,
     *_BINOPS, *_UNARYOPS, *_CMPOPS,
 )
 _FORBIDDEN_OPS: dict[type, tuple[str, str]] = {
@@ -233,8 +236,7 @@ _FORBIDDEN_OPS: dict[type, tuple[str, str]] = {
 }
 _FORBIDDEN_NODES: dict[type, tuple[str, str]] = {
     ast.Attribute: ("attribute access", "only params, literals and builtin functions are available"),
-    ast.Subscript: ("subscripting (indexing)", ""),
-    ast.Slice: ("slicing", ""),
+    ast.Slice: ("slicing", "index one item: [1, 2, 4][i]"),
     ast.Lambda: ("lambda", ""),
     ast.ListComp: ("a comprehension", ""),
     ast.SetComp: ("a comprehension", ""),
@@ -244,7 +246,6 @@ _FORBIDDEN_NODES: dict[type, tuple[str, str]] = {
     ast.FormattedValue: ("an f-string", ""),
     ast.NamedExpr: ("assignment (:=)", ""),
     ast.Starred: ("a starred argument (*x)", ""),
-    ast.List: ("a list literal", ""),
     ast.Tuple: ("a tuple", ""),
     ast.Set: ("a set literal", ""),
     ast.Dict: ("a dict literal", ""),
@@ -304,8 +305,15 @@ def _check_size(tree: ast.Expression, src: str) -> None:
 
 
 def _check_nodes(tree: ast.Expression) -> None:
+    indexed = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Subscript)}
     for node in ast.walk(tree):  # breadth first: the outermost offending construct is reported
         kind = type(node)
+        if kind is ast.Subscript and not isinstance(node.value, ast.List):
+            raise ExprError("indexing anything but a literal list is not allowed in expressions",
+                            hint="index a list written in place, e.g. [1, 2, 4][rep]")
+        if kind is ast.List and id(node) not in indexed:
+            raise ExprError("a list value is not allowed in expressions (a literal list may only be indexed)",
+                            hint="pick one item, e.g. [1, 2, 4][rep]")
         if kind in _FORBIDDEN_NODES:
             what, hint = _FORBIDDEN_NODES[kind]
             raise ExprError(f"{what} is not allowed in expressions", hint=hint)
@@ -599,6 +607,8 @@ class _Evaluator:
             return self.eval(node.body if cond else node.orelse)
         if kind is ast.Call:
             return self.call(node)
+        if kind is ast.Subscript:
+            return self.subscript(node)
         raise ExprError(f"{kind.__name__} is not allowed in expressions")  # pragma: no cover
 
     def name(self, node: ast.Name) -> Any:
@@ -688,6 +698,18 @@ class _Evaluator:
                 return False
             left = right
         return True
+
+    def subscript(self, node: ast.Subscript) -> Any:
+        items = node.value.elts  # type: ignore[attr-defined]  # a literal list (checked by _check_nodes)
+        i = self.eval(node.slice)
+        where = self.seg(node)
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise ExprError(f"a list index must be an int, got {_kind(i)} in '{_short(where)}'",
+                            hint="use // for integer division" if isinstance(i, float) else "")
+        if not -len(items) <= i < len(items):
+            raise ExprError(f"index {i} is out of range for a list of {len(items)} items in '{_short(where)}'",
+                            hint=f"indexes run from 0 to {len(items) - 1}" if items else "the list is empty")
+        return self.eval(items[i])
 
     def call(self, node: ast.Call) -> Any:
         builtin = _BUILTINS[node.func.id]  # type: ignore[attr-defined]  # checked by _check_calls

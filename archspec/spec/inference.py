@@ -116,18 +116,19 @@ def spec_labels(spec: Spec, graph: Graph, sink: ErrorSink, output: str | None = 
     return labels
 
 
-def check_spec(spec: Spec, graph: Graph, check_labels: bool = True) -> None:
+def check_spec(spec: Spec, graph: Graph) -> None:
     """`archspec validate`: when a spec has `preprocess:` or `labels:`, check them against the graph.
 
-    `check_labels=False` skips the label count: with `--set num_classes=19` a user is checking
-    the architecture for fine-tuning, and `predict` (which draws the labels) checks them anyway.
+    The labels rule is predict's (`spec_labels`), with or without --set: `labels:` names the
+    output's classes, so `--set num_classes=19` on a spec with `labels: voc` is the same mistake
+    in both commands (the fix: a child spec with 19 labels).
     """
     if spec.preprocess is None and spec.labels is None:
         return
     sink = ErrorSink()
     if spec.preprocess is not None:
         preprocess_settings(spec, graph, sink)
-    if spec.labels is not None and check_labels:
+    if spec.labels is not None:
         spec_labels(spec, graph, sink)
     sink.raise_if_any()
 

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
+from archspec.spec import library
 from archspec.spec.params import ParamDef, evaluate_params, param_defs
 from archspec.spec.schema import SpecFile
 from archspec.spec.yamlsrc import SList, SMap, load_yaml, read_text, slist, smap
@@ -98,18 +99,9 @@ class _Loader:
             return raw, None
 
     def resolve_path(self, base: Path, target: str, loc: Location, path: str) -> tuple[Path, str]:
-        p = Path(target)
-        resolved = (base.parent / p).resolve() if not p.is_absolute() else p.resolve()
-        if not self.allow_outside:
-            root = base.parent.resolve()
-            if p.is_absolute() or not resolved.is_relative_to(root):
-                raise SpecError(f"'{target}' is outside the folder of {base.name}", loc, path,
-                                "move the file under the spec's folder, or pass --allow-outside-imports")
-        if not resolved.exists():
-            raise SpecError(f"file not found: '{target}' (looked for {resolved})", loc, path,
-                            "paths are relative to the file that names them")
-        shown = str(Path(base.parent, p)) if not p.is_absolute() else str(p)
-        return resolved, shown
+        """The file an `imports:`/`extends:` entry names (see spec/library.py for the lookup)."""
+        found = library.find(target, base, loc, path, allow_outside=self.allow_outside)
+        return found.path, found.shown
 
     # -- specs -------------------------------------------------------------------------------
     def load_spec(self, path: Path, shown: str, sink: ErrorSink, chain: tuple[Path, ...]) -> Spec | None:
@@ -212,8 +204,17 @@ class _Loader:
                 continue
             i = by_id[node_id]
             entry = out[i]
+            if removed_at(entry) is not None:
+                sink.add(SpecError(f"patch names node '{node_id}', which the parent spec removes "
+                                   f"(at {removed_at(entry)})", patch.key_loc(node_id), f"patch.{node_id}",
+                                   "replace the whole graph in this spec to bring it back"))
+                continue
             new = smap(entry.loc, dict(entry))
             new.key_locs, new.value_locs = dict(entry.key_locs), dict(entry.value_locs)
+            if changes is None:  # `id: null` removes the node; the resolver reroutes its readers
+                new.removed_by = patch.key_loc(node_id)
+                out[i] = new
+                continue
             for k, v in changes.items():
                 if k in ("id", "op", "block"):
                     sink.add(SpecError(f"patch cannot change '{k}'", changes.key_loc(k), f"patch.{node_id}.{k}",
@@ -275,6 +276,11 @@ class _Loader:
         blocks.update(self.block_specs(raw, dict(raw.get("defaults") or {})))
         self._libs[path] = blocks
         return blocks
+
+
+def removed_at(entry: SMap) -> Location | None:
+    """Where a child spec's `patch: {id: null}` removed this graph entry (None: not removed)."""
+    return getattr(entry, "removed_by", None)
 
 
 def _check_default_ops(raw: SMap, sink: ErrorSink) -> None:

@@ -144,6 +144,8 @@ def evaluate_params(defs: dict[str, ParamDef], overrides: Mapping[str, Any], sin
             except expr.ExprError:
                 pass
         try:
+            if name in overrides and what == "param" and p.type is None and expr.is_expr(p.default):
+                raise _derived(p, override_locs.get(name, override_loc))
             if name in overrides:
                 values[name] = coerce(overrides[name], p, override_locs.get(name, override_loc), f"params.{name}")
                 continue
@@ -163,3 +165,17 @@ def evaluate_params(defs: dict[str, ParamDef], overrides: Mapping[str, Any], sin
             failed.add(name)
             sink.add(e)
     return values
+
+
+def _derived(p: ParamDef, loc: Location) -> SpecError:
+    """Setting a derived param (`os16: "${output_stride == 16}"`) is a mistake: it follows its sources."""
+    try:
+        sources = sorted(expr.names_in(p.default))
+    except expr.ExprError:
+        sources = []
+    at = f" ({p.loc})" if p.loc is not None else ""
+    if not sources:
+        return SpecError(f"{p.name} is computed by {p.default!r}{at} and cannot be set", loc, f"params.{p.name}")
+    what = sources[0] if len(sources) == 1 else ", ".join(sources[:-1]) + " and " + sources[-1]
+    return SpecError(f"{p.name} is derived from {what}; set {'that' if len(sources) == 1 else 'those'}",
+                     loc, f"params.{p.name}", f"{p.name} is {p.default!r}{at}")

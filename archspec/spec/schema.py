@@ -160,15 +160,19 @@ class SpecFile(_Strict):
     archspec: Literal[1] = Field(description="format version; this archspec reads 1")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
-    imports: list[str] = Field(default_factory=list, description="block libraries, relative to this file")
-    extends: Optional[str] = Field(None, description="a spec this one builds on, relative to this file")
+    imports: list[str] = Field(default_factory=list, description=(
+        "block libraries: a path looked up beside this file, then on ARCHSPEC_PATH, then in the installed "
+        "library; archspec:lib/resnet.yaml names the installed library"))
+    extends: Optional[str] = Field(None, description=(
+        "a spec this one builds on, found as imports are (archspec:deeplabv3p.yaml: the installed spec)"))
     params: dict[str, ParamValue] = Field(default_factory=dict)
     input: Optional[dict[str, list[IntOrExpr]]] = Field(None, description="named NCHW input shapes")
     defaults: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-op default arguments")
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     graph: Optional[list[NodeDef]] = None
-    patch: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="with extends: argument overrides for nodes by id (null removes)")
+    patch: dict[str, Optional[dict[str, Any]]] = Field(
+        default_factory=dict, description="with extends: argument changes for the parent's nodes by id "
+                                          "({k: null} drops an argument; id: null removes the node)")
     outputs: Optional[list[str]] = Field(None, description="ids of the output nodes; default: the last node")
     preprocess: Optional[PreprocessDef] = Field(
         None, description="for archspec predict: how an image becomes the input tensor")

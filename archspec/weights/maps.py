@@ -200,8 +200,12 @@ class WeightMap:
 
 
 def default_map_path(spec_file: str | Path, spec_name: str) -> Path:
-    """Where `archspec weights import` looks for a spec's map: `<spec folder>/maps/<spec name>.yaml`."""
-    return Path(spec_file).parent / "maps" / f"{spec_name}.yaml"
+    """The map `archspec weights import` uses by default: `maps/<spec name>.yaml` beside the spec, on
+    ARCHSPEC_PATH or in the installed library (archspec.spec.library.find_map); if there is none, the
+    path beside the spec (for the message)."""
+    from archspec.spec.library import find_map
+
+    return find_map(spec_file, spec_name) or Path(spec_file).parent / "maps" / f"{spec_name}.yaml"
 
 
 def load_map(path: str | Path) -> WeightMap:

@@ -808,5 +808,25 @@ def _summary_table(input_hw: int = 513) -> str:  # pragma: no cover - documentat
     return "\n".join(f"{n:<42s} {p:>12,d}  {mac / 1e9:8.3f} GMACs {r}" for n, p, mac, r in rows)
 
 
+# --------------------------------------------------------------------------------------------
+# Multi-grid ResNet stage -- DeepLabV3 (Chen et al. 2017, arXiv 1706.05587, sec. 4.1 "Multi-grid
+# Method"), as jfzhang95/pytorch-deeplab-xception modeling/backbone/resnet.py ``_make_MG_unit``
+# --------------------------------------------------------------------------------------------
+
+def multigrid_layer(inplanes: int, planes: int, grid: Sequence[int] = (1, 2, 4), dilation: int = 2,
+                    stride: int = 1) -> nn.Sequential:
+    """A ResNet stage whose i-th Bottleneck has rate ``dilation * grid[i]`` (unit rates (1, 2, 4) on
+    the last stage at output stride 16: rates 2, 4, 8). The first block carries the stride and the
+    projection shortcut (``downsample.0`` conv 1x1, ``downsample.1`` BN), as in ``_make_MG_unit``."""
+    downsample = None
+    if stride != 1 or inplanes != planes * Bottleneck.expansion:
+        downsample = nn.Sequential(conv1x1(inplanes, planes * Bottleneck.expansion, stride),
+                                   nn.BatchNorm2d(planes * Bottleneck.expansion))
+    layers = [Bottleneck(inplanes, planes, stride, downsample, dilation=grid[0] * dilation)]
+    for unit in grid[1:]:
+        layers.append(Bottleneck(planes * Bottleneck.expansion, planes, dilation=unit * dilation))
+    return nn.Sequential(*layers)
+
+
 if __name__ == "__main__":  # pragma: no cover
     print(_summary_table())

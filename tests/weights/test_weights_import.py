@@ -283,7 +283,6 @@ def test_safetensors_npz_and_training_checkpoints_give_the_same_checkpoint(ms, m
 
     _, src, state = mbv2_dec1
     graph = small_graph()
-    net = archspec.build(graph).net
     ref = import_weights(graph, src, tmp_path / "pth.ckpt")
     floats = {k: v for k, v in state.items() if v.is_floating_point()}
     save_file(floats, str(tmp_path / "w.safetensors"))

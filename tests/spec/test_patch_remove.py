@@ -1,0 +1,99 @@
+"""`patch: {id: null}` removes a node of the parent: its readers read its one input instead;
+what cannot be rerouted (several inputs, an output) is a positioned error naming the readers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+import archspec
+from conftest import assert_at, load_resolve, one_error, pos, write
+
+REPO = Path(__file__).resolve().parents[2]
+
+BASE = """\
+archspec: 1
+name: base
+input: {x: [1, 3, 16, 16]}
+graph:
+  - {id: s1, op: conv, out: 8, k: 3}
+  - {id: s2, op: conv, out: 8, k: 3, stride: 2}
+  - {id: a, op: conv, in: s2, out: 8, k: 1}
+  - {id: b, op: conv, in: s2, out: 8, k: 1}
+  - {id: cat, op: concat, in: [a, b]}
+  - {id: head, op: conv, out: 4, k: 1}
+  - {id: up, op: upsample, mode: nearest, size_of: x}
+"""
+
+
+def child(tmp_path: Path, patch: str, extra: str = "") -> Path:
+    write(tmp_path, "base.yaml", BASE)
+    return write(tmp_path, "child.yaml", f"archspec: 1\nname: child\nextends: base.yaml\n{extra}patch:\n{patch}")
+
+
+def test_removed_node_hands_its_input_to_its_readers(tmp_path):
+    g = load_resolve(child(tmp_path, "  s2: null\n"))
+    assert [n.name for n in g.nodes] == ["s1", "a", "b", "cat", "head", "up"]
+    assert g.node("a").inputs == ["s1"] and g.node("b").inputs == ["s1"]
+    assert g.node("a").shape == (1, 8, 16, 16)  # s1's size: the stride-2 conv is gone
+
+
+def test_implicit_reader_and_chains_of_removed_nodes(tmp_path):
+    g = load_resolve(child(tmp_path, "  s1: null\n  s2: null\n  up: {size_of: x}\n"))
+    assert g.node("a").inputs == ["x"]
+    g = load_resolve(child(tmp_path, "  cat: null\n  head: null\n  up: {in: a}\n"))  # nothing reads cat now
+    assert [n.name for n in g.nodes] == ["s1", "s2", "a", "b", "up"] and g.outputs == ["up"]
+
+
+def test_several_inputs_read_by_a_live_node_is_an_error(tmp_path):
+    p = child(tmp_path, "  cat: null\n")
+    e = one_error(p)
+    assert_at(e, p, *pos(p, "cat: null"))
+    assert e.path == "patch.cat"
+    assert "patch removes 'cat', which reads 2 inputs" in e.message
+    assert f"'head' ({tmp_path / 'base.yaml'}:10:5)" in e.message  # the reader, where it is written
+    assert "head: {in: a}" in e.hint
+    # through a removed one-input reader, the live node behind it is named
+    e = one_error(child(tmp_path, "  cat: null\n  head: null\n"))
+    assert "'up'" in e.message and "'head'" not in e.message
+
+
+def test_removed_output_is_an_error(tmp_path):
+    p = child(tmp_path, "  up: null\n")
+    e = one_error(p)
+    assert_at(e, p, *pos(p, "up: null"))
+    assert "the last entry of the graph and so the spec's output" in e.message and "outputs:" in e.hint
+    p = child(tmp_path, "  head: null\n", extra="outputs: [head, up]\n")
+    e = one_error(p)
+    assert_at(e, p, *pos(p, "head, up"))
+    assert "output 'head' is a node that patch removes" in e.message
+    g = load_resolve(child(tmp_path, "  up: null\n", extra="outputs: [head]\n"))
+    assert g.outputs == ["head"]
+
+
+def test_null_patch_errors(tmp_path):
+    p = child(tmp_path, "  nope: null\n")
+    e = one_error(p)
+    assert "patch names node 'nope'" in e.message
+    write(tmp_path, "grandchild.yaml", "archspec: 1\nname: gc\nextends: child.yaml\npatch:\n  s2: {k: 5}\n")
+    child(tmp_path, "  s2: null\n")
+    e = one_error(tmp_path / "grandchild.yaml")
+    assert "which the parent spec removes" in e.message and "child.yaml:5:3" in e.message
+    e = one_error(child(tmp_path, "  s2: 5\n"))
+    assert "valid dictionary" in e.message  # a number is not a patch; null and mappings are
+
+
+def test_removing_block_instances_of_a_shipped_spec(tmp_path):
+    deeplab = REPO / "specs" / "deeplabv3p.yaml"
+    base = archspec.resolve(archspec.load(deeplab, {"size": 65}))
+    spec = write(tmp_path, "no_aspp.yaml", f"archspec: 1\nname: no_aspp\nextends: {deeplab}\n"
+                                           "params: {size: 65}\npatch:\n  aspp: null\n")
+    g = load_resolve(spec)
+    assert not any(n.name.startswith("aspp.") for n in g.nodes)
+    assert g.node("decoder.up").inputs == ["layer4.2.relu"]  # the decoder reads layer4 directly
+    assert g.node("decoder.cat").shape[1] == 48 + 2048
+    assert g.total_params < base.total_params
+    spec = write(tmp_path, "trunk.yaml", f"archspec: 1\nname: trunk\nextends: {deeplab}\n"
+                                         "params: {size: 65}\npatch:\n  aspp: null\n  decoder: null\n"
+                                         "  out: {in: layer4}\n")
+    g = load_resolve(spec)  # the decoder reads two inputs, but nothing reads the decoder any more
+    assert g.node("out").inputs == ["layer4.2.relu"] and g.node("out").shape == (1, 2048, 65, 65)
