@@ -46,7 +46,7 @@ def test_a_spec_copied_to_an_empty_folder_validates_anywhere(tmp_path):
 
 
 def test_package_qualified_names(tmp_path):
-    write(tmp_path, "city.yaml", "archspec: 1\nname: city\nextends: archspec:deeplabv3p_mobilenetv2.yaml\n"
+    child = write(tmp_path, "city.yaml", "archspec: 1\nname: city\nextends: archspec:deeplabv3p_mobilenetv2.yaml\n"
                                          "params: {num_classes: 19, size: 65}\nlabels: cityscapes\n")
     own = write(tmp_path, "own.yaml", "archspec: 1\nname: own\ninput: {x: [1, 64, 9, 9]}\n"
                                       "imports: [archspec:lib/resnet.yaml]\ngraph:\n"
