@@ -17,7 +17,7 @@ from archspec.api.compile import CompileResult, compile
 from archspec.api.export import export
 from archspec.api.predict import ImagePrediction, PredictResult, predict
 from archspec.api.profile import ProfileReport, profile
-from archspec.api.spec import OpInfo, diff, draw, ops, schema, specs, validate
+from archspec.api.spec import OpInfo, diff, draw, list_ops, schema, specs, validate
 from archspec.api.weights import WeightListing, import_weights, show_weights
 from archspec.profiling.parent import WorkerFailed
 from archspec.runtime.export import VerificationError
@@ -25,6 +25,6 @@ from archspec.runtime.export import VerificationError
 __all__ = [
     "BuildResult", "CompileResult", "ImagePrediction", "OpInfo", "PredictResult", "ProfileReport", "VerificationError",
     "WeightListing", "WorkerFailed",
-    "build", "compile", "diff", "draw", "export", "graph_of", "import_weights", "load", "ops", "predict", "profile",
+    "build", "compile", "diff", "draw", "export", "graph_of", "import_weights", "list_ops", "load", "predict", "profile",
     "resolve", "schema", "show_weights", "specs", "validate",
 ]

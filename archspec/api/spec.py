@@ -1,4 +1,4 @@
-"""Verbs that need no MindSpore: `validate`, `draw`, `schema`, `ops`."""
+"""Verbs that need no MindSpore: `validate`, `draw`, `schema`, `list_ops`, `diff`, `specs`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,7 +73,7 @@ class OpInfo:
     doc: str
 
 
-def ops() -> list[OpInfo]:
+def list_ops() -> list[OpInfo]:
     """Every op a spec can use, with its arguments and defaults, by name."""
     from archspec.ops import registry
 

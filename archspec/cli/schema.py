@@ -32,9 +32,9 @@ def ops(as_json: bool = opt.Json) -> None:
     """List the ops a spec can use, with their arguments and defaults."""
     from rich.table import Table
 
-    from archspec.api import ops as op_list
+    from archspec.api import list_ops
 
-    found = op_list()
+    found = list_ops()
     if as_json:
         print_json([{"op": o.name, "doc": o.doc, "args": [{"name": n, "default": d, "required": r} for n, d, r in o.args]}
                     for o in found])
