@@ -43,9 +43,10 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    from archspec.cli.app import load_graph
+    from archspec.api import graph_of
+    from archspec.cli.options import overrides
 
-    _, graph = load_graph(Path(a.spec), a.set, None)
+    _, graph = graph_of(Path(a.spec), overrides(a.set))
     nodes = {n.name: n for n in graph.nodes}
     sets = [x for s in a.set for x in ("--set", s)]
     work = Path(tempfile.mkdtemp(prefix="archspec-ort-ops-"))

@@ -85,16 +85,6 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _load_graph(job: dict[str, Any]):
-    import archspec
-    from archspec.spec.loader import load
-
-    spec = load(job["spec"], job.get("overrides") or {}, allow_outside_imports=job.get("allow_outside_imports", False),
-                override_source="--set")
-    shapes = job.get("input_shapes")
-    return archspec.resolve(spec, {k: tuple(v) for k, v in shapes.items()} if shapes else None)
-
-
 def _timed_loop(call, job: dict[str, Any]) -> tuple[list, float, list[float]]:
     """First call, warm-up, timed calls; each call ends with the outputs as host arrays."""
     t = time.perf_counter()
@@ -112,7 +102,7 @@ def _timed_loop(call, job: dict[str, Any]) -> tuple[list, float, list[float]]:
 
 def worker_prepare(job: dict[str, Any]) -> dict[str, Any]:
     """archspec profile's prepare step, then the checkpoint as .npz (for torch) and the PYNATIVE reference."""
-    from archspec.profiling.worker import prepare
+    from archspec.profiling.worker import load_graph, prepare
 
     info = prepare(job)  # GRAPH context set; nothing compiled yet
     import mindspore
@@ -124,7 +114,7 @@ def worker_prepare(job: dict[str, Any]) -> dict[str, Any]:
     arrays = read_checkpoint(job["ckpt"])
     np.savez(job["weights_npz"], **arrays)
     mindspore.set_context(mode=mindspore.PYNATIVE_MODE)
-    graph = _load_graph(job)
+    graph = load_graph(job)
     net = build_cell(graph)
     load_weights(net, job["ckpt"])
     with np.load(job["inputs"]) as z:
@@ -145,7 +135,9 @@ def worker_torch(job: dict[str, Any]) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
     from torch_from_graph import TorchGraph
 
-    graph = _load_graph(job)
+    from archspec.profiling.worker import load_graph
+
+    graph = load_graph(job)
     t0 = time.perf_counter()
     model = TorchGraph(graph).eval()
     with np.load(job["weights_npz"]) as z:
@@ -250,8 +242,6 @@ def run_ms_mode(mode: str, base: dict[str, Any], work: Path, iters: int, warmup:
     with scoped_environ(changes):
         res = run_worker(job, mode, work, lambda kind, **data: None)
     res["detail"] = f"{res['exec_mode']}, jit level {res.get('jit_level') or '-'}, oneDNN ISA: {res['cpu_isa']}"
-    if res.get("cpu_kernels"):
-        res["detail"] += f"; CPU kernels: {res['cpu_kernels']['reason']}, {res['cpu_kernels']['winograd_convs']} conv(s)"
     return res
 
 
@@ -288,7 +278,7 @@ def bilinear_matmul_macs(graph) -> int:
 
 
 def summarize(times_ms: list[float]) -> dict[str, float]:
-    from archspec.profiling.parent import summarize_times
+    from archspec.profiling.profiler import summarize_times
 
     return summarize_times([t / 1e3 for t in times_ms])
 
@@ -419,11 +409,7 @@ def render(report: dict[str, Any]) -> str:
         f"{r['macs'] / 1e9:.2f} GMACs (the graph's count, the same for every engine) / median. Peak RSS is the "
         f"engine process's high-water mark, its runtime included; in parentheses after importing the runtime.",
         "- Engines: MindSpore rows are `archspec profile`'s mode workers (one process each, oneDNN capped at AVX2 "
-        "by archspec's ISA fix unless 'out of the box'"
-        + (f"; GRAPH, BN folded runs {fold['cpu_kernels']['winograd_convs']} wide 3x3 conv(s) with archspec's NumPy "
-           "Winograd kernel, the rest with MindSpore's kernels"
-           if fold and (fold.get("cpu_kernels") or {}).get("winograd_convs") else "")
-        + f"); PyTorch eager is the graph rebuilt by "
+        "by archspec's ISA fix unless 'out of the box'); PyTorch eager is the graph rebuilt by "
         f"`benchmarks/torch_from_graph.py` ({r['threads']} threads, `inference_mode`); ONNX Runtime runs "
         f"archspec's ONNX export ({r['threads']} intra-op threads, BN folded; bilinear upsampling as MatMuls, "
         f"{r['matmul_bilinear_macs'] / 1e9:.3g} GMACs more than the graph's count).",
@@ -520,13 +506,14 @@ def main(argv: list[str]) -> int:
 
     import numpy as np
 
-    from archspec.cli.app import load_graph
+    from archspec.api import graph_of
+    from archspec.cli.options import input_shapes, overrides as set_options
     from archspec.errors import SpecError, SpecErrors
-    from archspec.spec.params import parse_set_options
 
     try:
-        _, graph = load_graph(Path(args.spec), args.set, args.input_shape, args.allow_outside_imports)
-        overrides = parse_set_options(args.set or [])
+        overrides = set_options(args.set)
+        _, graph = graph_of(Path(args.spec), overrides, input_shapes(args.input_shape),
+                            allow_outside_imports=args.allow_outside_imports)
     except (SpecError, SpecErrors) as e:
         sys.exit(f"error: {e}")
     command = "python " + shlex.join(["benchmarks/peers.py", *argv])
@@ -582,7 +569,7 @@ def main(argv: list[str]) -> int:
                    "times_ms": res["times_ms"], "iters": len(res["times_ms"]),
                    "gflops_per_s": 2 * graph.total_macs / 1e9 / (stats["median_ms"] / 1e3),
                    "max_abs_diff": diff, "rel_diff": rel, "load_before": load, "detail": res.get("detail", ""),
-                   "cpu_kernels": res.get("cpu_kernels"), "wall_s": time.perf_counter() - t0}
+                   "wall_s": time.perf_counter() - t0}
             results[eng] = row
             log(f"  median {row['median_ms']:.1f} ms (p10 {row['p10_ms']:.1f}, p90 {row['p90_ms']:.1f}), "
                 f"peak RSS {row['peak_rss_mb']:.0f} MB, diff {diff:.2e} (rel {rel:.1e}); {res.get('detail', '')}")

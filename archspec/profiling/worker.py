@@ -42,7 +42,8 @@ def _setup(job: dict[str, Any], mode: str):
     return setup(job["device"], mode, job.get("jit_level"), isa_fix=job.get("isa_fix", True))
 
 
-def _load_graph(job: dict[str, Any]):
+def load_graph(job: dict[str, Any]):
+    """The job's spec, resolved as the parent resolved it (params, input shapes)."""
     from archspec.graph import spec_graph
     from archspec.spec.loader import load
 
@@ -127,7 +128,7 @@ def prepare(job: dict[str, Any]) -> dict[str, Any]:
 
     from archspec.lower import build_cell
 
-    graph = _load_graph(job)
+    graph = load_graph(job)
     emit(phase="building")
     mindspore.set_seed(int(job["seed"]))
     net = build_cell(graph)
@@ -169,7 +170,7 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
     from archspec.lower.fold import rebuild
 
     base_rss = _rss_mb()
-    graph = _load_graph(job)
+    graph = load_graph(job)
     xs = _inputs(job, graph)
     emit(phase="loading MindIR" if mode == "mindir" else "building")
     t0 = perf()
@@ -271,7 +272,7 @@ def replay(job: dict[str, Any]) -> dict[str, Any]:
     from archspec.graph.ir import last_readers
     from archspec.lower.fold import rebuild
 
-    graph, net = rebuild(_load_graph(job), _read_ckpt(job["ckpt"]), fold=bool(job.get("fold")))
+    graph, net = rebuild(load_graph(job), _read_ckpt(job["ckpt"]), fold=bool(job.get("fold")))
     xs = _inputs(job, graph)
     n_in = len(xs)
     values: list[Any] = list(xs) + [None] * len(graph.nodes)
