@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from archspec.errors import ErrorSink, Location, SpecError
-from archspec.files import atomic_path, write_probe
+from archspec.files import atomic_path
 from archspec.spec.inference import Preprocess
 from archspec.spec.labels import Labels
 
@@ -239,19 +239,3 @@ def write_pngs(images: Iterable[tuple[Image.Image, Path]]) -> None:
         for img, path in images:
             tmp = stack.enter_context(atomic_path(path, suffix=".png"))
             img.save(tmp, format="PNG")
-
-
-def check_out_dir(folder: Path, option: str = "--out") -> None:
-    """The output folder (or, when it does not exist yet, the folder that will hold it) must be a
-    writable folder; tried by writing a probe file, which also covers read-only filesystems."""
-    target = folder
-    while not target.exists():
-        if target.parent == target:
-            break
-        target = target.parent
-    if target.exists() and not target.is_dir():
-        raise SpecError(f"{target} is a file, not a folder", Location(option), hint="choose a folder for the outputs")
-    problem = write_probe(target)
-    if problem:
-        raise SpecError(f"folder {target} is not writable ({problem})", Location(option),
-                        hint="choose another output folder with --out")
