@@ -17,6 +17,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent / "oracles"))
 SPECS = REPO / "specs"
 
+# The shipped specs whose full-graph checks take seconds each: run by `-m slow`; the default suite
+# checks the same behaviour on the small ones (MobileNetV2, its DeepLabV3+, U-Net).
+BIG_SPECS = {"deeplabv3p.yaml", "deeplabv3p_resnet101.yaml", "resnet50.yaml", "resnet50", "resnet101"}
+
+
+def small_first(names):
+    """pytest params for `names`, the big specs (or backbones) marked slow."""
+    return [pytest.param(n, marks=[pytest.mark.slow] if n in BIG_SPECS else []) for n in sorted(names)]
+
+
 # The first lines of most test specs: three lines, so the graph list starts on line 4.
 HEAD = "archspec: 1\nname: t\ninput: {image: [1, 3, 32, 32]}\n"
 

@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 import numpy as np  # noqa: E402
 
 import torch_ref as tr  # noqa: E402
+from conftest import small_first  # noqa: E402
 
 
 def test_resnet50_param_count():
@@ -78,7 +79,7 @@ def test_mobilenet_output_stride_dilation():
     assert m16.features[14].stride == 1
 
 
-@pytest.mark.parametrize("backbone", ["resnet50", "resnet101", "mobilenetv2"])
+@pytest.mark.parametrize("backbone", small_first(["resnet50", "resnet101", "mobilenetv2"]))
 @pytest.mark.parametrize("output_stride", [16, 8])
 def test_deeplabv3plus_forward_shape(backbone, output_stride):
     torch.manual_seed(0)

@@ -20,6 +20,7 @@ import pytest
 
 import archspec
 from archspec.errors import SpecError, SpecErrors
+from conftest import small_first
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -76,7 +77,7 @@ def test_every_spec_is_covered():
 
 
 # ----------------------------------------------------------------------------- MindIR of every spec
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", small_first(SMALL))
 def test_mindir_of_every_spec_reloads_and_matches(ms, tmp_path, name):
     from archspec.runtime.export import export
 
