@@ -70,14 +70,15 @@ def _load_spec(spec, overrides: dict):
 
 
 def _spec_params(spec) -> dict:
-    if isinstance(spec, (str, Path)):
-        from archspec.spec.loader import load
+    """The params a spec declares (read without evaluating them: a required one may come by --set)."""
+    if not isinstance(spec, (str, Path)):
+        return spec.params
+    from archspec.spec.loader import _Loader
 
-        try:
-            return load(spec).params
-        except SpecError:
-            return {}  # required params without defaults: known once --set gives them
-    return spec.params
+    sink = ErrorSink()
+    declared = _Loader(allow_outside=False).load_spec(Path(spec), str(spec), sink, chain=())
+    sink.raise_if_any()
+    return declared.params
 
 
 def _task_of(graph, spec) -> tuple[str, int]:
@@ -223,7 +224,7 @@ def resume_plan(run: str | Path, spec=None, overrides=None, workers: int | None 
         raise SpecError(f"{folder} has no {LAST} to resume from", Location("--resume"),
                         hint="the run stopped before its first checkpoint: start it again")
     if spec is not None:
-        name = spec.name if hasattr(spec, "name") else _load_spec(spec, dict(plan.spec_overrides)).name
+        name = _load_spec(spec, dict(plan.spec_overrides)).name if isinstance(spec, (str, Path)) else spec.name
         if name != plan.spec_name:
             raise SpecError(f"run {folder} trains '{plan.spec_name}', not '{name}'", Location("--resume"))
     spec_over, recipe_over = split_overrides(overrides, _spec_params(plan.spec))

@@ -185,7 +185,8 @@ def _cityscapes(root: Path, split: str, option: str) -> Split:
             stem = img.name[: -len(_CS_IMAGE)]
             mask = root / "gtFine" / split / city.name / f"{stem}{_CS_MASK}"
             samples.append(Sample(img, mask, Location(str(img))))
-    if not samples and any(images.rglob("*_gtFine_labelIds.png")):
+    masks = root / "gtFine" / split
+    if samples and not any(masks.rglob(f"*{_CS_MASK}")) and any(masks.rglob("*_gtFine_labelIds.png")):
         raise SpecError("the Cityscapes masks have label ids, not train ids", Location(option),
                         hint="make *_gtFine_labelTrainIds.png with cityscapesScripts' createTrainIdLabelImgs.py")
     return Split("cityscapes", root, split, "segmentation", samples)
