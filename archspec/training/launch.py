@@ -44,6 +44,23 @@ def init_distributed() -> tuple[int, int]:
     return get_rank(), get_group_size()
 
 
+def weights_agree(net) -> bool:
+    """Whether every rank holds the same trainable weights (bit for bit): each rank's SHA-256 of
+    them, all-gathered. BatchNorm's moving statistics are left out: each rank keeps its own, from
+    its own batches (rank 0's are the ones saved)."""
+    import hashlib
+
+    import numpy as np
+    from mindspore import Tensor, ops
+
+    digest = hashlib.sha256()
+    for p in net.trainable_params():
+        digest.update(np.ascontiguousarray(p.asnumpy()).tobytes())
+    mine = np.frombuffer(digest.digest(), dtype=np.int32).copy()
+    every = ops.AllGather()(Tensor(mine)).asnumpy().reshape(-1, mine.size)
+    return bool((every == every[0]).all())
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -62,7 +79,7 @@ def msrun_executable() -> str:
 def msrun_command(workers: int, port: int, log_dir: Path, run_file: Path) -> list[str]:
     return [msrun_executable(), f"--worker_num={workers}", f"--local_worker_num={workers}",
             f"--master_port={port}", f"--log_dir={log_dir}", "--join=True",
-            sys.executable, "-m", "archspec.training.worker", str(run_file)]
+            "python", "-m", "archspec.training.worker", str(run_file)]
 
 
 def launch(run_folder: Path, workers: int, on_event: Callable | None = None):
@@ -78,6 +95,8 @@ def launch(run_folder: Path, workers: int, on_event: Callable | None = None):
     cmd = msrun_command(workers, free_port(), log_dir, run_folder / RUN_FILE)
     emit("phase", name="launch", text=f"starting {workers} workers with msrun (logs in {log_dir})")
     env = dict(os.environ)
+    # msrun runs the literal command `python`: this interpreter's, with this archspec importable
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).resolve().parents[2]),
                                                    env.get("PYTHONPATH", "")] if p)
     with open(run_folder / "msrun.out", "wb") as out:

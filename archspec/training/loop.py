@@ -1,6 +1,6 @@
 """The training loop: runs a checked Plan in this process (one rank of `world`).
 
-Per step: learning rate from the schedule, dropout masks from (seed, step, rank), one compiled
+Per step: learning rate from the schedule, dropout masks from (seed, step), one compiled
 step (forward, backward, update; gradients averaged across ranks under msrun). Every
 `log_interval` steps a line in `log.jsonl` and an "advance" event; every `eval_interval` steps an
 evaluation (rank 0) and `best.ckpt` when it improves; `last.ckpt` at every evaluation, every
@@ -46,6 +46,7 @@ class TrainReport:
     weights: str | None = None  # what loading the starting weights did
     images_per_s: float | None = None  # training throughput of this session (all ranks)
     world: int = 1
+    ranks_agree: bool | None = None  # several ranks: whether all ended with the same trainable weights
     notes: list[str] = field(default_factory=list)
 
 
@@ -119,7 +120,7 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
                                       local_batch=local_batch, rank=rank, world=world,
                                       workers=recipe.data_workers):
                 trainer.set_lr(float(lrs[step]))
-                trainer.set_dropout_masks(recipe.seed, step, rank)
+                trainer.set_dropout_masks(recipe.seed, step, rank, world)
                 loss = float(trainer.step(Tensor(x), Tensor(y)).asnumpy())
                 step += 1
                 session.after_step(step, epoch, loss, float(lrs[step - 1]), evaluator)
@@ -131,13 +132,18 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
             session.saved_at = step
         raise
     session.finish(step, evaluator)
+    agree = None
+    if world > 1:
+        from archspec.training.launch import weights_agree
+
+        agree = weights_agree(trainer.net)
     report = TrainReport(
         run=str(out), spec=spec.name, steps=step, total_steps=total, started_at=start, last_loss=loss,
         last_checkpoint=str(out / checkpoints.LAST) if (out / checkpoints.LAST).exists() else None,
         best_checkpoint=str(out / checkpoints.BEST) if (out / checkpoints.BEST).exists() else None,
         best=session.best, evaluations=session.evals, log=str(log.path), curves=session.curves,
         weights=weights_note, images_per_s=session.images_per_s(recipe.batch_size), world=world,
-        notes=list(plan.notes))
+        ranks_agree=agree, notes=list(plan.notes))
     emit("done", name="train")
     return report
 

@@ -12,7 +12,7 @@ decay). The learning rate is a Parameter the loop sets before each step from the
 (schedule.py), so a resumed run needs no optimizer-side schedule state.
 
 Dropout: a spec's `dropout` nodes become `MaskDropout` cells whose masks the loop draws on the host
-from (seed, step, rank, node), so a resumed run draws the masks an uninterrupted one would
+from (seed, step, node) for the global batch, so a resumed run draws the masks an uninterrupted one would
 (MindSpore's CPU dropout kernel keeps its random state inside the kernel, which a checkpoint
 cannot hold).
 
@@ -111,10 +111,13 @@ class Trainer:
         for p in self.lr_params:
             p.set_data(value)
 
-    def set_dropout_masks(self, seed: int, step: int, rank: int) -> None:
+    def set_dropout_masks(self, seed: int, step: int, rank: int = 0, world: int = 1) -> None:
+        """Masks drawn for the global batch and cut like the data (rank r takes samples r, r + W, ...),
+        so a sample gets the same mask whatever the number of ranks."""
         for i, d in enumerate(self.dropouts):
-            rng = np.random.default_rng([seed, step, rank, i])
-            keep = rng.random(d.mask.shape, dtype=np.float32) >= d.p
+            rng = np.random.default_rng([seed, step, i])
+            shape = (d.mask.shape[0] * world, *d.mask.shape[1:])
+            keep = rng.random(shape, dtype=np.float32)[rank::world] >= d.p
             d.mask.set_data(Tensor(keep.astype(np.float32) / np.float32(1.0 - d.p)))
 
 
