@@ -65,15 +65,14 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     from archspec.data.scan import scan_split
     from archspec.data.transforms import ClsAugment, SegAugment
     from archspec.errors import ErrorSink
-    from archspec.runtime.weights import read_checkpoint
+    from archspec.weights.checkpoint import read_checkpoint
     from archspec.spec.inference import preprocess_settings, spec_labels
+    from archspec.training.plan import task_of
 
     emit = on_event or (lambda kind, **data: None)
     loaded = archspec.load(spec, overrides, override_source="--set") if isinstance(spec, (str, Path)) else spec
     graph = archspec.resolve(loaded)
-    from archspec.api.train import _task_of
-
-    task, num_classes = _task_of(graph, loaded)
+    task, num_classes = task_of(graph, loaded)
     wpath = Path(weights)
     if not wpath.is_file():
         raise SpecError("weights not found" if not wpath.exists() else "not a file", Location(str(wpath)),
@@ -103,7 +102,7 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     sink.raise_if_any()
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
-        from archspec.runtime.images import check_out_dir
+        from archspec.prediction.images import check_out_dir
 
         check_out_dir(out_dir)
     read_checkpoint(wpath)  # a damaged file fails here, before MindSpore builds anything
@@ -111,8 +110,8 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
            else ClsAugment(crop=eval_size, crop_pct=crop_pct))
     the_task = Task(task, pre, num_classes, aug, ignore_index)
 
-    from archspec.runtime.device import setup
-    from archspec.runtime.weights import load_weights
+    from archspec.runtime.host import setup
+    from archspec.weights.checkpoint import load_weights
     from archspec.training.evaluation import Evaluator
 
     setup(device, mode)
@@ -142,7 +141,7 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
 
 def write_confusion_csv(counts, names, path: Path) -> Path:
     """Pixel counts, rows ground truth and columns prediction, with a header row and column."""
-    from archspec.fileio import atomic_path
+    from archspec.files import atomic_path
 
     with atomic_path(path, suffix=".csv") as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
 from archspec.training.loop import TrainReport
-from archspec.training.plan import Plan, load_plan
+from archspec.training.plan import Plan, load_plan, task_of
 from archspec.training.recipe import Recipe
 
 __all__ = ["TrainReport", "train", "default_recipe", "split_overrides"]
@@ -81,17 +81,6 @@ def _spec_params(spec) -> dict:
     return declared.params
 
 
-def _task_of(graph, spec) -> tuple[str, int]:
-    out = graph.outputs[0]
-    shape = graph.shape_of(out)
-    if len(shape) == 4:
-        return "segmentation", shape[1]
-    if len(shape) == 2:
-        return "classification", shape[1]
-    raise SpecError(f"archspec trains segmentation nets (output N, classes, H, W) and classifiers (N, classes); "
-                    f"output '{out}' is {list(shape)}", Location(spec.file), "outputs")
-
-
 def _recipe_loc(recipe_path: str, overrides: dict, key: str) -> Location:
     if key in overrides:
         return Location("--set")
@@ -129,7 +118,7 @@ def _run_folder(out: str | Path | None, spec_name: str, check: bool) -> Path:
         if folder.exists() and any(folder.iterdir()):
             raise SpecError(f"{folder} already holds files", Location("--out"),
                             hint=f"continue that run with --resume {folder}, or choose another --out")
-        from archspec.runtime.images import check_out_dir
+        from archspec.prediction.images import check_out_dir
 
         check_out_dir(folder)
     return folder.resolve()
@@ -142,13 +131,13 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
     import archspec
     from archspec.data.layouts import detect_layout, open_split
     from archspec.data.scan import scan_split
-    from archspec.runtime.device import canonical_device
+    from archspec.runtime.host import canonical_device
     from archspec.training.recipe import find_recipe, load_recipe
 
     spec_over, recipe_over = split_overrides(overrides, _spec_params(spec))
     loaded = _load_spec(spec, spec_over)
     graph = archspec.resolve(loaded)
-    task, num_classes = _task_of(graph, loaded)
+    task, num_classes = task_of(graph, loaded)
     root = Path(data)
     layout = layout or detect_layout(root)
     recipe_path = str(find_recipe(recipe or default_recipe(layout)))
@@ -255,7 +244,7 @@ def train(spec, data=None, recipe=None, weights=None, out=None, resume=None, wor
     distributed = launch.under_msrun()
     rank, world = 0, 1
     if distributed:  # joining the cluster first tells this process its rank
-        from archspec.runtime.device import setup
+        from archspec.runtime.host import setup
 
         setup(device, mode)
         rank, world = launch.init_distributed()
@@ -277,7 +266,7 @@ def train(spec, data=None, recipe=None, weights=None, out=None, resume=None, wor
     if plan.workers > 1 and not distributed:
         return launch.launch(folder, plan.workers, on_event)
     if not distributed:
-        from archspec.runtime.device import setup
+        from archspec.runtime.host import setup
 
         setup(plan.device, plan.mode)
     from archspec.training.loop import run

@@ -2,7 +2,7 @@
 
 Bounds (untrusted input): regular files only (a FIFO or device would block or never end), at most
 `MAX_FILE_BYTES` per file, and the pixel bound of the image reader `archspec predict` uses
-(Pillow's decompression-bomb limit, `PIL.Image.MAX_IMAGE_PIXELS`; see runtime/images.py).
+(Pillow's decompression-bomb limit, `PIL.Image.MAX_IMAGE_PIXELS`; see prediction/images.py).
 
 `scan_split` opens every image and mask *header* (no pixel decoding; a few ms per pair, in a
 thread pool) and reports, all in one error: missing or unreadable files (named, with the list
@@ -95,7 +95,7 @@ def mask_header(path: Path, origin: Location) -> tuple[int, int]:
 
 def read_image(path: Path, origin: Location) -> Image.Image:
     """The decoded RGB image (upright), as `archspec predict` reads it."""
-    from archspec.runtime.images import open_image
+    from archspec.prediction.images import open_image
 
     _check_file("image", path, origin)
     try:

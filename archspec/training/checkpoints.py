@@ -2,7 +2,7 @@
 and `best.ckpt` (weights of the best evaluation so far).
 
 Both are ordinary MindSpore `.ckpt` files in the spec's parameter names, written atomically
-(archspec.runtime.weights.write_checkpoint: a temporary file renamed into place), so a failure
+(archspec.weights.checkpoint.write_checkpoint: a temporary file renamed into place), so a failure
 while writing (a full disk) leaves the previous file intact. Optimizer state is stored under names
 MindSpore's own training checkpoints use and `load_weights` recognises as training state
 (`moments.<param>` for SGD, `adam_m.<param>`/`adam_v.<param>` for AdamW, `global_step`,
@@ -52,7 +52,7 @@ def state_arrays(trainer: Trainer, step: int, with_optimizer: bool = True) -> di
 
 def save(trainer: Trainer, path: Path, step: int, with_optimizer: bool = True) -> Path:
     """Write atomically; a failed write raises SpecError and leaves the previous file as it was."""
-    from archspec.runtime.weights import write_checkpoint
+    from archspec.weights.checkpoint import write_checkpoint
 
     arrays = state_arrays(trainer, step, with_optimizer)
     try:
@@ -67,7 +67,7 @@ def restore(trainer: Trainer, path: Path) -> int:
     """Load weights and optimizer state from a `last.ckpt`; returns its step. Everything must fit."""
     from mindspore import Tensor
 
-    from archspec.runtime.weights import read_checkpoint
+    from archspec.weights.checkpoint import read_checkpoint
 
     arrays = read_checkpoint(path, option="--resume")
     shown = str(path)
@@ -79,7 +79,7 @@ def restore(trainer: Trainer, path: Path) -> int:
     wrong = [f"{n}: {list(arrays[n].shape)} vs {list(t.shape)}" for n, t in targets.items()
              if n in arrays and tuple(arrays[n].shape) != tuple(t.shape)]
     if missing or wrong:
-        from archspec.runtime.weights import listing
+        from archspec.weights.checkpoint import listing
 
         lines = ([listing("missing", missing)] if missing else []) + ([listing("shape differs", wrong)] if wrong else [])
         raise SpecError("the checkpoint does not hold this run's training state\n  " + "\n  ".join(lines),

@@ -81,13 +81,15 @@ class Evaluator:
     """A network for evaluation at (batch, C, H, W), fed a split; weights copied in by name."""
 
     def __init__(self, spec, split: Split, task: Task, size: tuple[int, int], batch: int, workers: int = 1) -> None:
-        import archspec
+        from archspec.graph import spec_graph
 
         self.split, self.task, self.size, self.batch, self.workers = split, task, size, batch, workers
         pre = task.pre
-        graph = archspec.resolve(spec, {pre.input_name: (batch, pre.channels, *size)})
+        graph = spec_graph(spec, {pre.input_name: (batch, pre.channels, *size)})
         self.graph = graph
-        self.net = archspec.build(graph)
+        from archspec.lower import build_cell
+
+        self.net = build_cell(graph)
         self.net.set_train(False)
         self.head = _head(self.net, task.kind == "segmentation", min(5, task.num_classes))
         self.head.set_train(False)

@@ -8,7 +8,7 @@ evaluation (rank 0) and `best.ckpt` when it improves; `last.ckpt` at every evalu
 completed step. A loss that is NaN or infinite stops the run at that step without writing a
 checkpoint, so `last.ckpt` stays the last good state. Only rank 0 writes files.
 
-Call `archspec.runtime.device.setup(...)` first (and, under msrun, `launch.init_distributed`).
+Call `archspec.runtime.host.setup(...)` first (and, under msrun, `launch.init_distributed`).
 """
 from __future__ import annotations
 
@@ -64,8 +64,10 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
     import mindspore
     from mindspore import Tensor
 
-    import archspec
+    from archspec.graph import spec_graph
+    from archspec.spec.loader import load
     from archspec.data.layouts import open_split
+    from archspec.lower import build_cell
     from archspec.data.loader import steps_per_epoch, train_batches
     from archspec.training.evaluation import Evaluator
     from archspec.training.schedule import learning_rates
@@ -76,20 +78,20 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
     main = rank == 0
     out = Path(plan.out)
     mindspore.set_seed(recipe.seed)
-    spec = archspec.load(plan.spec, plan.spec_overrides, override_source="--set")
+    spec = load(plan.spec, plan.spec_overrides, override_source="--set")
     local_batch = recipe.batch_size // world
-    name, shape = next(iter(archspec.resolve(spec).inputs.items()))
+    name, shape = next(iter(spec_graph(spec).inputs.items()))
     channels = shape[1]
-    graph = archspec.resolve(spec, {name: (local_batch, channels, *recipe.crop)})
+    graph = spec_graph(spec, {name: (local_batch, channels, *recipe.crop)})
     pre = _preprocess(spec, graph)
     task = make_task(plan, pre)
     split = open_split(plan.data, plan.train_split, plan.layout, classes=plan.classes or None)
     emit("phase", name="build", text=f"building {spec.name} for training ({local_batch}x{channels}x"
                                      f"{recipe.crop[0]}x{recipe.crop[1]} per process)")
-    net = archspec.build(graph)
+    net = build_cell(graph)
     weights_note = None
     if plan.weights and not (out / checkpoints.LAST).exists():
-        from archspec.runtime.weights import load_weights
+        from archspec.weights.checkpoint import load_weights
 
         weights_note = load_weights(net, plan.weights, allow_partial=True).summary()
         emit("phase", name="weights", text=weights_note)

@@ -12,7 +12,7 @@ from pathlib import Path
 from archspec.data.loader import Task
 from archspec.data.transforms import ClsAugment, SegAugment
 from archspec.errors import Location, SpecError
-from archspec.fileio import atomic_path
+from archspec.files import atomic_path
 from archspec.training.recipe import Recipe
 
 RUN_FILE = "run.json"
@@ -72,6 +72,18 @@ def load_plan(folder: Path, option: str = "--resume") -> Plan:
         return Plan(**{k: v for k, v in data.items() if k in known})
     except (ValueError, TypeError, UnicodeDecodeError) as e:
         raise SpecError(f"cannot read the run file: {e}", Location(str(path))) from None
+
+
+def task_of(graph, spec) -> tuple[str, int]:
+    """("segmentation" or "classification", number of classes) from the shape of the first output."""
+    out = graph.outputs[0]
+    shape = graph.shape_of(out)
+    if len(shape) == 4:
+        return "segmentation", shape[1]
+    if len(shape) == 2:
+        return "classification", shape[1]
+    raise SpecError(f"archspec trains segmentation nets (output N, classes, H, W) and classifiers (N, classes); "
+                    f"output '{out}' is {list(shape)}", Location(spec.file), "outputs")
 
 
 def make_task(plan: Plan, pre) -> Task:

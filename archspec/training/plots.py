@@ -9,8 +9,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from archspec.fileio import atomic_path
-from archspec.runtime.images import _font
+from archspec.files import atomic_path
+from archspec.prediction.images import _font
 
 PANEL = (560, 300)
 MARGIN = (64, 28, 20, 40)  # left, top, right, bottom

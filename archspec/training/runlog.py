@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
-from archspec.fileio import atomic_path
+from archspec.files import atomic_path
 
 LOG = "log.jsonl"
 MAX_LOG_BYTES = 256 * 1024 * 1024

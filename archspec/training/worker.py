@@ -26,7 +26,7 @@ def _write_once(path: Path, data: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from archspec.runtime.device import setup
+    from archspec.runtime.host import setup
     from archspec.training.launch import ERROR, RESULT, init_distributed
     from archspec.training.plan import load_plan
 

@@ -33,7 +33,7 @@ def _unnormalize(x):
 
 
 def test_normalize_matches_what_predict_feeds():
-    from archspec.runtime.images import to_input
+    from archspec.prediction.images import to_input
 
     img, _ = _marked_image(32, 32)
     pre = Preprocess(**{**PRE.__dict__, "resize": "none"})

@@ -46,7 +46,7 @@ def _pixels(rng, h, w):
 
 @pytest.fixture(scope="module")
 def seg_case(tmp_path_factory):
-    from archspec.runtime.weights import write_checkpoint
+    from archspec.weights.checkpoint import write_checkpoint
 
     base = tmp_path_factory.mktemp("eval")
     (base / "spec.yaml").write_text(SEG)
@@ -113,7 +113,7 @@ def test_evaluation_size_may_be_larger_and_never_smaller_than_the_images(seg_cas
 
 def test_classification_top1_top5_by_hand(tmp_path):
     from archspec.api.evaluate import evaluate
-    from archspec.runtime.weights import write_checkpoint
+    from archspec.weights.checkpoint import write_checkpoint
 
     (tmp_path / "spec.yaml").write_text(CLS)
     write_checkpoint({"fc.weight": np.eye(3, dtype=np.float32), "fc.bias": np.zeros(3, np.float32)},

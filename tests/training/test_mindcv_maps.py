@@ -22,7 +22,7 @@ CASES = [("mobilenet_v2_100", "mobilenetv2.yaml"), ("resnet50", "resnet50.yaml")
 
 @pytest.mark.parametrize("model,spec", CASES)
 def test_every_recorded_mindcv_tensor_maps_onto_the_spec(tmp_path, model, spec):
-    from archspec.runtime.weight_import import import_weights
+    from archspec import import_weights
 
     arrays = {name: np.zeros(shape, np.float32) for name, shape in NAMES[model]}
     np.savez(tmp_path / "w.npz", **arrays)
@@ -52,17 +52,17 @@ def _randomize(model, seed=0):
 
 def _import_and_compare(ms, tmp_path, model, spec, map_name, overrides, swap=None):
     import archspec
-    from archspec.runtime.weight_import import import_weights
-    from archspec.runtime.weights import load_weights
+    from archspec.lower import build_cell
+    from archspec.weights.checkpoint import load_weights
 
     _randomize(model)
     model.set_train(False)
     src = tmp_path / "mindcv.ckpt"
     ms.save_checkpoint(model, str(src))
-    report = import_weights(SPECS / spec, src, tmp_path / "spec.ckpt", map_path=SPECS / "maps" / map_name,
+    report = archspec.import_weights(SPECS / spec, src, tmp_path / "spec.ckpt", map_path=SPECS / "maps" / map_name,
                             overrides=overrides)
     assert report.complete and report.written == report.total
-    net = archspec.build(archspec.resolve(archspec.load(SPECS / spec, overrides)))
+    net = build_cell(archspec.resolve(archspec.load(SPECS / spec, overrides)))
     assert load_weights(net, tmp_path / "spec.ckpt").loaded == report.total
     net.set_train(False)
     x = ms.Tensor(np.random.default_rng(1).normal(size=(1, 3, 64, 64)).astype(np.float32))

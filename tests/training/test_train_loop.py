@@ -54,7 +54,7 @@ def _log(run):
 
 
 def test_a_run_writes_its_log_checkpoints_and_curves(tiny, tmp_path):
-    from archspec.runtime.weights import load_weights, read_checkpoint
+    from archspec.weights.checkpoint import load_weights, read_checkpoint
 
     events = []
     run = tmp_path / "run"
@@ -80,16 +80,17 @@ def test_a_run_writes_its_log_checkpoints_and_curves(tiny, tmp_path):
     assert sum(d["n"] for d in adv) == 8 and all({"loss", "lr", "images_per_s", "eta_s"} <= set(d) for d in adv)
     # last.ckpt and best.ckpt load strictly into the spec's net, at another input size
     import archspec
+    from archspec.lower import build_cell
 
     spec = archspec.load(tiny[0])
-    net = archspec.build(archspec.resolve(spec, {"image": (1, 3, 40, 56)}))
+    net = build_cell(archspec.resolve(spec, {"image": (1, 3, 40, 56)}))
     for name in ("last.ckpt", "best.ckpt"):
         r = load_weights(net, run / name)
         assert r.loaded == r.total and not r.skipped
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
-    from archspec.runtime.weights import read_checkpoint
+    from archspec.weights.checkpoint import read_checkpoint
     from archspec.training.loop import TrainingStopped
 
     run = tmp_path / "run"
@@ -105,8 +106,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
 
 
 def test_a_full_disk_while_checkpointing_leaves_the_previous_checkpoint(tiny, tmp_path, monkeypatch):
-    import archspec.runtime.weights as weights_mod
-    from archspec.runtime.weights import read_checkpoint
+    import archspec.weights.checkpoint as weights_mod
+    from archspec.weights.checkpoint import read_checkpoint
 
     run = tmp_path / "run"
     real_open = open
@@ -148,7 +149,7 @@ def test_a_full_disk_while_checkpointing_leaves_the_previous_checkpoint(tiny, tm
 
 def test_an_interrupted_run_resumed_ends_where_an_uninterrupted_one_does(tiny, tmp_path):
     from archspec.api.train import train
-    from archspec.runtime.weights import read_checkpoint
+    from archspec.weights.checkpoint import read_checkpoint
 
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     _train(tiny, whole, iterations=10)  # 8 samples, batch 4: the resume crosses epochs

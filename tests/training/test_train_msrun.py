@@ -68,7 +68,7 @@ def _run(case, out, workers, bn):
 
 
 def _weights(out):
-    from archspec.runtime.weights import read_checkpoint
+    from archspec.weights.checkpoint import read_checkpoint
 
     return {k: v for k, v in read_checkpoint(out / "last.ckpt").items() if "moving" not in k and k != "global_step"
             and not k.startswith("moments.")}

@@ -57,7 +57,7 @@ else:
 
 
 def test_resume_in_a_new_process_ends_where_an_uninterrupted_run_does(tmp_path):
-    from archspec.runtime.weights import read_checkpoint
+    from archspec.weights.checkpoint import read_checkpoint
 
     data = synthetic.write("voc", tmp_path / "voc", train=10, val=1, size=(36, 48))  # 2 epochs + 2 steps
     env = dict(os.environ, PYTHONPATH=str(REPO))
