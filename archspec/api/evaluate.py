@@ -66,7 +66,7 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     from archspec.data.transforms import ClsAugment, SegAugment
     from archspec.errors import ErrorSink
     from archspec.weights.checkpoint import read_checkpoint
-    from archspec.spec.inference import preprocess_settings, spec_labels
+    from archspec.spec.inference import preprocess_settings
     from archspec.training.plan import task_of
 
     emit = on_event or (lambda kind, **data: None)
@@ -98,8 +98,8 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     sized = archspec.resolve(loaded, {name: (batch, shape[1], *eval_size)})
     sink = ErrorSink()
     pre = preprocess_settings(loaded, sized, sink)
-    labels = spec_labels(loaded, sized, sink) if task == "segmentation" else None
     sink.raise_if_any()
+    labels = _class_names(loaded, sized, num_classes) if task == "segmentation" else None
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         from archspec.prediction.images import check_out_dir
@@ -115,16 +115,17 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     from archspec.training.evaluation import Evaluator
 
     setup(device, mode)
-    emit("phase", name="build", text=f"building {loaded.name} at {eval_size[0]}x{eval_size[1]}")
+    emit("stage", name="eval", label=f"evaluating {loaded.name} on {split}", total=len(the_split))
+    emit("phase", name="eval", text=f"building the network at {eval_size[0]}x{eval_size[1]}")
     ev = Evaluator(loaded, the_split, the_task, eval_size, batch, workers)
     summary = load_weights(ev.net, wpath).summary()
-    emit("phase", name="eval", text=f"evaluating {len(the_split)} images of {split}")
-    result = ev.run()
+    emit("phase", name="eval", text=f"{len(the_split)} images")
+    result = ev.run(lambda n: emit("advance", name="eval", n=n))
     report = EvalReport(spec=loaded.name, weights=str(wpath), data=str(root), split=split, task=task,
                         images=result.images, size=eval_size, seconds=result.seconds,
                         images_per_s=result.images_per_s, weights_summary=summary)
     if task == "segmentation":
-        names = [lab.name for lab in labels.labels]
+        names = labels
         report.miou, report.pixel_accuracy = result.miou, result.pixel_accuracy
         report.per_class = list(zip(names, result.iou))
         if out_dir is not None:
@@ -137,6 +138,18 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
         report.top1, report.top5 = result.top1, result.top5
     emit("done", name="eval")
     return report
+
+
+def _class_names(spec, graph, num_classes: int) -> list[str]:
+    """The spec's label names when they fit the output (else class_0, class_1, ...: a spec trained
+    with --set num_classes=N keeps the labels of its default)."""
+    from archspec.errors import ErrorSink
+    from archspec.spec.inference import spec_labels
+    from archspec.spec.labels import default_labels
+
+    sink = ErrorSink()
+    labels = spec_labels(spec, graph, sink)
+    return [lab.name for lab in (labels if labels is not None else default_labels(num_classes)).labels]
 
 
 def write_confusion_csv(counts, names, path: Path) -> Path:

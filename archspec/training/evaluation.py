@@ -102,7 +102,8 @@ class Evaluator:
         for p in self.net.get_parameters():
             p.set_data(Tensor(source[p.name].asnumpy()))
 
-    def run(self) -> EvalResult:
+    def run(self, on_batch=None) -> EvalResult:
+        """Evaluate the split; `on_batch(n)` after each batch of n images."""
         from mindspore import Tensor
 
         t = self.task
@@ -121,6 +122,8 @@ class Evaluator:
             else:
                 topk.update(out, y)
             images += n
+            if on_batch is not None:
+                on_batch(n)
         seconds = time.perf_counter() - start
         result = EvalResult(t.kind, self.split.name, images, self.size, seconds)
         if seg:

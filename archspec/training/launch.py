@@ -85,7 +85,7 @@ def msrun_command(workers: int, port: int, log_dir: Path, run_file: Path) -> lis
 def launch(run_folder: Path, workers: int, on_event: Callable | None = None):
     """Run the plan in `run_folder/run.json` on `workers` msrun processes; rank 0's TrainReport."""
     from archspec.training.loop import TrainReport
-    from archspec.training.plan import RUN_FILE
+    from archspec.training.plan import RUN_FILE, load_plan
     from archspec.training.runlog import read_log
 
     emit = on_event or (lambda kind, **data: None)
@@ -93,7 +93,9 @@ def launch(run_folder: Path, workers: int, on_event: Callable | None = None):
         (run_folder / name).unlink(missing_ok=True)
     log_dir = run_folder / "msrun"
     cmd = msrun_command(workers, free_port(), log_dir, run_folder / RUN_FILE)
-    emit("phase", name="launch", text=f"starting {workers} workers with msrun (logs in {log_dir})")
+    plan = load_plan(run_folder)
+    emit("stage", name="train", label=f"training {plan.spec_name} on {workers} processes", total=plan.total_steps)
+    emit("phase", name="train", text=f"starting {workers} workers with msrun (logs in {log_dir})")
     env = dict(os.environ)
     # msrun runs the literal command `python`: this interpreter's, with this archspec importable
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -129,7 +131,7 @@ def _forward(entries: list[dict], seen: int, emit) -> int:
         e = entries[i]
         before = [x["step"] for x in entries[:i] if "loss" in x and "eval" not in x]
         if "eval" in e:
-            emit("phase", name="eval", text=f"step {e['step']}: " + ", ".join(
+            emit("phase", name="train", text=f"step {e['step']}: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in e["eval"].items() if isinstance(v, float) and k != "images_per_s"))
         elif "loss" in e:
             emit("advance", name="train", n=e["step"] - (before[-1] if before else 0), step=e["step"], loss=e["loss"],

@@ -86,7 +86,9 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
     pre = _preprocess(spec, graph)
     task = make_task(plan, pre)
     split = open_split(plan.data, plan.train_split, plan.layout, classes=plan.classes or None)
-    emit("phase", name="build", text=f"building {spec.name} for training ({local_batch}x{channels}x"
+    total = plan.total_steps
+    emit("stage", name="train", label=f"training {spec.name}", total=total)
+    emit("phase", name="train", text=f"building {spec.name} for training ({local_batch}x{channels}x"
                                      f"{recipe.crop[0]}x{recipe.crop[1]} per process)")
     net = build_cell(graph)
     weights_note = None
@@ -94,7 +96,7 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
         from archspec.weights.checkpoint import load_weights
 
         weights_note = load_weights(net, plan.weights, allow_partial=True).summary()
-        emit("phase", name="weights", text=weights_note)
+        emit("phase", name="train", text=weights_note)
     trainer = build_trainer(net, graph, recipe, segmentation=plan.task == "segmentation", world=world)
     log = runlog.RunLog(out, enabled=main)
     step = start = 0
@@ -102,9 +104,9 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
     if (out / checkpoints.LAST).exists():
         step = start = checkpoints.restore(trainer, out / checkpoints.LAST)
         entries = log.truncate_after(step) if main else log.entries()
-        emit("phase", name="resume", text=f"resumed from {out / checkpoints.LAST} at step {step}")
+        emit("phase", name="train", text=f"resumed from {out / checkpoints.LAST} at step {step}")
+        emit("advance", name="train", n=step)
     best = _best(entries, plan.task)
-    total = plan.total_steps
     lrs = learning_rates(recipe, total)
     evaluator = None
     if plan.val_split and main:
@@ -112,7 +114,6 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
         size = tuple(plan.eval_size) if plan.eval_size else recipe.crop
         evaluator = Evaluator(spec, val, task, size, recipe.eval_batch, recipe.data_workers)
     spe = steps_per_epoch(plan.n_train, recipe.batch_size)
-    emit("stage", name="train", label=f"training {spec.name}", total=total, start=step)
     session = _Session(plan, trainer, log, emit, main, best, start)
     loss = None
     try:
@@ -220,7 +221,16 @@ class _Session:
         self.evaluated_at = step
         if evaluator is None or not self.main:
             return
-        self.emit("phase", name="eval", text=f"evaluating on {evaluator.split.name} ({len(evaluator.split)} images, "
+        t0 = time.perf_counter()
+        try:
+            self._run_evaluation(step, evaluator)
+        finally:  # training throughput leaves the evaluation out
+            spent = time.perf_counter() - t0
+            self.window_start += spent
+            self.session_start += spent
+
+    def _run_evaluation(self, step: int, evaluator) -> None:
+        self.emit("phase", name="train", text=f"evaluating on {evaluator.split.name} ({len(evaluator.split)} images, "
                                              f"input {evaluator.size[0]}x{evaluator.size[1]})")
         evaluator.load_from(self.trainer.net)
         result = evaluator.run()
@@ -229,7 +239,7 @@ class _Session:
         self.evals.append({"step": step, **summary})
         key, value = result.metric
         text = ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if isinstance(v, float) and k != "images_per_s")
-        self.emit("phase", name="eval", text=f"step {step}: {text}")
+        self.emit("phase", name="train", text=f"step {step}: {text}")
         if value is not None and math.isfinite(value) and (self.best is None or value > self.best[key]):
             self.best = {"step": step, **summary}
             checkpoints.save(self.trainer, self.out / checkpoints.BEST, step, with_optimizer=False)

@@ -95,7 +95,9 @@ def draw_confusion(counts: np.ndarray, names: Sequence[str], path: Path, max_cel
     font = _font(max(8, min(12, cell - 2)))
     label_w = 0 if cell < 9 else 8 + max(int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(s, font=font))
                                            for s in names)
-    size = (label_w + n * cell + 10, label_w + n * cell + 40)
+    caption = "rows: ground truth, columns: prediction (row-normalised)"
+    caption_w = int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(caption, font=_font(11)))
+    size = (max(label_w + n * cell, caption_w) + 10, label_w + n * cell + 40)
     img = Image.new("RGB", size, "white")
     d = ImageDraw.Draw(img)
     rows = counts.sum(1, keepdims=True)
@@ -111,8 +113,7 @@ def draw_confusion(counts: np.ndarray, names: Sequence[str], path: Path, max_cel
             col = Image.new("RGBA", (label_w, cell), (0, 0, 0, 0))
             ImageDraw.Draw(col).text((4, 0), names[i], fill=INK, font=font)
             img.paste(col.rotate(90, expand=True), (label_w + i * cell, 0), col.rotate(90, expand=True))
-    d.text((label_w, label_w + n * cell + 8), "rows: ground truth, columns: prediction (row-normalised)",
-           fill=INK, font=_font(11))
+    d.text((4, label_w + n * cell + 8), caption, fill=INK, font=_font(11))
     with atomic_path(path, suffix=".png") as tmp:
         img.save(tmp, format="PNG")
     return path
