@@ -10,22 +10,10 @@ from pathlib import Path
 import pytest
 
 from archspec.data import synthetic
+from tiny_specs import tiny_seg
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = """\
-archspec: 1
-name: tinyseg
-params: {num_classes: 3}
-input: {image: [1, 3, 32, 32]}
-defaults: {conv: {bn: true, act: relu}}
-graph:
-  - {id: c1, op: conv, out: 8, k: 3, stride: 2}
-  - {id: logits, op: conv, out: "${num_classes}", k: 1, bn: false, act: null}
-  - {id: out, op: upsample, mode: bilinear, size_of: image}
-outputs: [out]
-preprocess: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}
-labels: [background, disc, box]
-"""
+TINY = tiny_seg(num_classes=3, dropout=False, labels="[background, disc, box]")
 
 
 def archspec(*args, cwd=ROOT):

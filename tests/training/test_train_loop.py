@@ -13,22 +13,9 @@ from PIL import Image
 
 from archspec.data import synthetic
 from archspec.errors import SpecError
+from tiny_specs import tiny_seg
 
-TINY = """\
-archspec: 1
-name: tinyseg
-params: {num_classes: 4}
-input: {image: [1, 3, 32, 32]}
-defaults: {conv: {bn: true, act: relu}}
-graph:
-  - {id: c1, op: conv, out: 8, k: 3, stride: 2}
-  - {id: c2, op: conv, out: 8, k: 3, dilation: 2}
-  - {id: drop, op: dropout, p: 0.2}
-  - {id: logits, op: conv, out: "${num_classes}", k: 1, bn: false, act: null}
-  - {id: out, op: upsample, mode: bilinear, size_of: image}
-outputs: [out]
-preprocess: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}
-"""
+TINY = tiny_seg()
 BASE = {"batch_size": 4, "crop_size": 24, "log_interval": 1, "lr": 0.05, "data_workers": 1, "eval_size": 48}
 
 
@@ -75,7 +62,8 @@ def test_a_run_writes_its_log_checkpoints_and_curves(tiny, tmp_path):
     plan = json.loads((run / "run.json").read_text())
     assert plan["recipe"]["lr"] == 0.05 and plan["spec_name"] == "tinyseg"
     kinds = [k for k, _ in events]
-    assert kinds[0] == "phase" and "stage" in kinds and kinds[-1] == "done"
+    assert kinds[0] == "stage" and kinds[1] == "phase" and kinds[-1] == "done"
+    assert all(d.get("name") == "train" for _, d in events)
     adv = [d for k, d in events if k == "advance"]
     assert sum(d["n"] for d in adv) == 8 and all({"loss", "lr", "images_per_s", "eta_s"} <= set(d) for d in adv)
     # last.ckpt and best.ckpt load strictly into the spec's net, at another input size

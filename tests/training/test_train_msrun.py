@@ -24,24 +24,11 @@ import pytest
 from PIL import Image
 
 from archspec.data import synthetic
+from tiny_specs import tiny_seg
 
 pytestmark = pytest.mark.slow
 
-TINY = """\
-archspec: 1
-name: tiny
-params: {num_classes: 4, bn: true}
-input: {image: [1, 3, 32, 32]}
-defaults: {conv: {bn: "${bn}", act: relu}}
-graph:
-  - {id: c1, op: conv, out: 8, k: 3, stride: 2}
-  - {id: c2, op: conv, out: 8, k: 3, dilation: 2}
-  - {id: drop, op: dropout, p: 0.2}
-  - {id: logits, op: conv, out: "${num_classes}", k: 1, bn: false, act: null}
-  - {id: out, op: upsample, mode: bilinear, size_of: image}
-outputs: [out]
-preprocess: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}
-"""
+TINY = tiny_seg(name="tiny", bn_param=True)
 RECIPE = {"iterations": 8, "batch_size": 4, "crop_size": 24, "lr": 0.05, "log_interval": 1, "data_workers": 1,
           "scale_range": [1.0, 1.0]}
 
