@@ -248,6 +248,9 @@ def train(spec, data=None, recipe=None, weights=None, out=None, resume=None, wor
 
         setup(device, mode)
         rank, world = launch.init_distributed()
+    if distributed and world > 1 and resume is None and out is None:
+        raise SpecError("under msrun, give the run folder with --out", Location("--out"),
+                        hint="every process must name the same folder (only rank 0 writes to it)")
     if resume is not None:
         if out is not None and Path(out).resolve() != Path(resume).resolve():
             raise SpecError("--out and --resume name different folders", Location("--out"),

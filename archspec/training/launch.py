@@ -1,6 +1,7 @@
 """Data-parallel training through MindSpore's own launcher, msrun.
 
-Under msrun (its workers have `MS_ROLE=MS_WORKER`), `init_distributed` joins the cluster
+Under msrun (its processes have `MS_ROLE=MS_WORKER`, or `MS_SCHED` for the scheduler msrun starts
+with the same command), `init_distributed` joins the cluster
 (`mindspore.communication.init()`) and sets data-parallel mode with averaged gradients; the
 training step's `grad_reducer` then all-reduces the gradients. `launch` is the convenience behind
 `train(..., workers=N)`: it starts
@@ -31,7 +32,9 @@ POLL_S = 1.0
 
 
 def under_msrun() -> bool:
-    return os.environ.get("MS_ROLE") == "MS_WORKER"
+    """A process msrun started: a worker, or its scheduler, which runs the same command and must
+    join the cluster too (its `init()` serves the cluster and ends the process when the job ends)."""
+    return os.environ.get("MS_ROLE") in ("MS_WORKER", "MS_SCHED")
 
 
 def init_distributed() -> tuple[int, int]:

@@ -18,6 +18,7 @@ rank), and only rank 0 writes files.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from archspec.data import synthetic
 from tiny_specs import tiny_seg
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY = tiny_seg(name="tiny", bn_param=True)
 RECIPE = {"iterations": 8, "batch_size": 4, "crop_size": 24, "lr": 0.05, "log_interval": 1, "data_workers": 1,
@@ -77,3 +79,31 @@ def test_two_msrun_workers_match_one_process_with_the_same_global_batch(case, tm
     else:
         assert rel.max() <= 0.15, rel
         assert l2[-1] < l2[0]
+
+
+def test_msrun_runs_the_archspec_train_command_itself(case, tmp_path):
+    """`msrun ... archspec train ...` as the README shows it: each process (the two workers and
+    msrun's scheduler) runs the command; the workers join the cluster and train as ranks."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from archspec.training.launch import free_port, msrun_executable
+
+    script = shutil.which("archspec", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the archspec command is not installed next to this Python")
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+               PYTHONPATH=str(ROOT))
+    sets = [x for k, v in {**RECIPE, "iterations": 4, "scale_range": "[1.0,1.0]"}.items()
+            for x in ("--set", f"{k}={v}")]
+    r = subprocess.run([msrun_executable(), "--worker_num=2", "--local_worker_num=2", f"--master_port={free_port()}",
+                        f"--log_dir={tmp_path / 'logs'}", "--join=True", script, "train", str(case / "tiny.yaml"),
+                        "--data", str(case / "data"), "--out", str(tmp_path / "run"), "--val-split", "", *sets],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    worker0 = (tmp_path / "logs" / "worker_0.log").read_text()
+    assert "tiny: trained 4 steps of 4 on 2 process(es)" in worker0
+    assert [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()] == \
+        [1, 2, 3, 4]
