@@ -72,7 +72,12 @@ def _panel(title: str, series: Sequence[tuple[str, Sequence[float], Sequence[flo
             d.line(line, fill=color, width=2)
         for p in line if len(line) < 40 else line[-1:]:
             d.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=color)
-        d.text((x0 + 8, y0 + 6 + 14 * k), name, fill=color, font=font)
+    x = x1  # the legend, right-aligned on the title line, clear of the curves
+    for k in reversed(range(len(series))):
+        name = series[k][0]
+        x -= int(d.textlength(name, font=font)) + 22
+        d.line([(x, 13), (x + 14, 13)], fill=LINE[k % len(LINE)], width=3)
+        d.text((x + 18, 6), name, fill=INK, font=font)
     return img
 
 
