@@ -60,44 +60,61 @@ def _preprocess(spec, graph):
     return pre
 
 
+@dataclass
+class _Built:
+    spec: object
+    task: object  # data.loader.Task
+    split: object  # the training split
+    trainer: object  # step.Trainer
+    weights_note: str | None
+
+
+def _build(plan: Plan, world: int, emit) -> _Built:
+    """The spec at the training crop, its net (with the starting weights) wrapped for training."""
+    from archspec.data.layouts import open_split
+    from archspec.graph import spec_graph
+    from archspec.lower import build_cell
+    from archspec.spec.loader import load
+    from archspec.training.step import build_trainer
+
+    recipe = plan.recipe_model
+    spec = load(plan.spec, plan.spec_overrides, override_source="--set")
+    local_batch = recipe.batch_size // world
+    name, shape = next(iter(spec_graph(spec).inputs.items()))
+    graph = spec_graph(spec, {name: (local_batch, shape[1], *recipe.crop)})
+    task = make_task(plan, _preprocess(spec, graph))
+    split = open_split(plan.data, plan.train_split, plan.layout, classes=plan.classes or None)
+    emit("stage", name="train", label=f"training {spec.name}", total=plan.total_steps)
+    emit("phase", name="train", text=f"building {spec.name} for training ({local_batch}x{shape[1]}x"
+                                     f"{recipe.crop[0]}x{recipe.crop[1]} per process)")
+    net = build_cell(graph)
+    note = None
+    if plan.weights and not (Path(plan.out) / checkpoints.LAST).exists():
+        from archspec.weights.checkpoint import load_weights
+
+        note = load_weights(net, plan.weights, allow_partial=True).summary()
+        emit("phase", name="train", text=note)
+    trainer = build_trainer(net, graph, recipe, segmentation=plan.task == "segmentation", world=world)
+    return _Built(spec, task, split, trainer, note)
+
+
 def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int = 1) -> TrainReport:
     import mindspore
     from mindspore import Tensor
 
-    from archspec.graph import spec_graph
-    from archspec.spec.loader import load
     from archspec.data.layouts import open_split
-    from archspec.lower import build_cell
     from archspec.data.loader import steps_per_epoch, train_batches
     from archspec.training.evaluation import Evaluator
     from archspec.training.schedule import learning_rates
-    from archspec.training.step import build_trainer
 
     emit = on_event or (lambda kind, **data: None)
     recipe = plan.recipe_model
     main = rank == 0
     out = Path(plan.out)
-    mindspore.set_seed(recipe.seed)
-    spec = load(plan.spec, plan.spec_overrides, override_source="--set")
-    local_batch = recipe.batch_size // world
-    name, shape = next(iter(spec_graph(spec).inputs.items()))
-    channels = shape[1]
-    graph = spec_graph(spec, {name: (local_batch, channels, *recipe.crop)})
-    pre = _preprocess(spec, graph)
-    task = make_task(plan, pre)
-    split = open_split(plan.data, plan.train_split, plan.layout, classes=plan.classes or None)
     total = plan.total_steps
-    emit("stage", name="train", label=f"training {spec.name}", total=total)
-    emit("phase", name="train", text=f"building {spec.name} for training ({local_batch}x{channels}x"
-                                     f"{recipe.crop[0]}x{recipe.crop[1]} per process)")
-    net = build_cell(graph)
-    weights_note = None
-    if plan.weights and not (out / checkpoints.LAST).exists():
-        from archspec.weights.checkpoint import load_weights
-
-        weights_note = load_weights(net, plan.weights, allow_partial=True).summary()
-        emit("phase", name="train", text=weights_note)
-    trainer = build_trainer(net, graph, recipe, segmentation=plan.task == "segmentation", world=world)
+    mindspore.set_seed(recipe.seed)
+    b = _build(plan, world, emit)
+    trainer = b.trainer
     log = runlog.RunLog(out, enabled=main)
     step = start = 0
     entries: list[dict] = []
@@ -106,21 +123,20 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
         entries = log.truncate_after(step) if main else log.entries()
         emit("phase", name="train", text=f"resumed from {out / checkpoints.LAST} at step {step}")
         emit("advance", name="train", n=step)
-    best = _best(entries, plan.task)
     lrs = learning_rates(recipe, total)
     evaluator = None
     if plan.val_split and main:
         val = open_split(plan.data, plan.val_split, plan.layout, classes=plan.classes or None)
         size = tuple(plan.eval_size) if plan.eval_size else recipe.crop
-        evaluator = Evaluator(spec, val, task, size, recipe.eval_batch, recipe.data_workers)
+        evaluator = Evaluator(b.spec, val, b.task, size, recipe.eval_batch, recipe.data_workers)
     spe = steps_per_epoch(plan.n_train, recipe.batch_size)
-    session = _Session(plan, trainer, log, emit, main, best, start)
+    session = _Session(plan, trainer, log, emit, main, _best(entries, plan.task), start)
     loss = None
     try:
         while step < total:
             epoch, first = divmod(step, spe)
-            for x, y in train_batches(split, task, seed=recipe.seed, epoch=epoch, start_batch=first,
-                                      local_batch=local_batch, rank=rank, world=world,
+            for x, y in train_batches(b.split, b.task, seed=recipe.seed, epoch=epoch, start_batch=first,
+                                      local_batch=recipe.batch_size // world, rank=rank, world=world,
                                       workers=recipe.data_workers):
                 trainer.set_lr(float(lrs[step]))
                 trainer.set_dropout_masks(recipe.seed, step, rank, world)
@@ -129,7 +145,7 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
                 session.after_step(step, epoch, loss, float(lrs[step - 1]), evaluator)
                 if step >= total:
                     break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the last completed step is a consistent state: keep it
         if main and step > session.saved_at:
             checkpoints.save(trainer, out / checkpoints.LAST, step)
             session.saved_at = step
@@ -140,12 +156,12 @@ def run(plan: Plan, on_event: Callable | None = None, rank: int = 0, world: int 
         from archspec.training.launch import weights_agree
 
         agree = weights_agree(trainer.net)
+    last, best = out / checkpoints.LAST, out / checkpoints.BEST
     report = TrainReport(
-        run=str(out), spec=spec.name, steps=step, total_steps=total, started_at=start, last_loss=loss,
-        last_checkpoint=str(out / checkpoints.LAST) if (out / checkpoints.LAST).exists() else None,
-        best_checkpoint=str(out / checkpoints.BEST) if (out / checkpoints.BEST).exists() else None,
+        run=str(out), spec=b.spec.name, steps=step, total_steps=total, started_at=start, last_loss=loss,
+        last_checkpoint=str(last) if last.exists() else None, best_checkpoint=str(best) if best.exists() else None,
         best=session.best, evaluations=session.evals, log=str(log.path), curves=session.curves,
-        weights=weights_note, images_per_s=session.images_per_s(recipe.batch_size), world=world,
+        weights=b.weights_note, images_per_s=session.images_per_s(recipe.batch_size), world=world,
         ranks_agree=agree, notes=list(plan.notes))
     emit("done", name="train")
     return report
