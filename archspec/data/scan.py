@@ -42,9 +42,8 @@ class ScanReport:
 
 
 def _error(what: str, path: Path, problem: str, origin: Location, hint: str = "") -> SpecError:
-    shown = str(path)
-    where = "" if origin.file == shown else f" (listed at {origin})"
-    return SpecError(f"{what} {shown}{where}: {problem}", origin, hint=hint)
+    """Positioned at the sample's origin (its list line, or the image itself), naming the file."""
+    return SpecError(f"{what} {path}: {problem}", origin, hint=hint)
 
 
 def _check_file(what: str, path: Path, origin: Location) -> None:

@@ -159,3 +159,19 @@ def test_an_interrupted_run_resumed_ends_where_an_uninterrupted_one_does(tiny, t
     lb = [e["loss"] for e in _log(parts) if "loss" in e]
     assert la == pytest.approx(lb, abs=1e-6)
     assert not math.isnan(report.last_loss)
+
+
+def test_starting_weights_load_what_fits(tiny, tmp_path):
+    """A checkpoint of another head (4 classes) starts a 5-class run: everything but the classifier loads."""
+    from archspec.weights.checkpoint import read_checkpoint
+
+    from archspec.api.train import train
+
+    spec, data = tiny
+    train(spec, data, out=tmp_path / "a", overrides={**BASE, "iterations": 1}, val_split=None)
+    report = train(spec, data, out=tmp_path / "b", weights=tmp_path / "a" / "last.ckpt", val_split=None,
+                   overrides={**BASE, "iterations": 1, "num_classes": 5})
+    start = read_checkpoint(tmp_path / "a" / "last.ckpt")
+    assert "loaded 10/12 parameters" in report.weights and "2 of another shape" in report.weights
+    assert "training-state entries" in report.weights  # a.last.ckpt's momentum and step, ignored
+    assert start["logits.conv.weight"].shape[0] == 4
