@@ -100,12 +100,12 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     pre = preprocess_settings(loaded, sized, sink)
     sink.raise_if_any()
     labels = _class_names(loaded, sized, num_classes) if task == "segmentation" else None
+    read_checkpoint(wpath)  # a damaged file fails here, before MindSpore builds anything
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
-        from archspec.prediction.images import check_out_dir
+        from archspec.files import make_folder
 
-        check_out_dir(out_dir)
-    read_checkpoint(wpath)  # a damaged file fails here, before MindSpore builds anything
+        make_folder(out_dir)
     aug = (SegAugment(crop=eval_size, ignore_index=ignore_index) if task == "segmentation"
            else ClsAugment(crop=eval_size, crop_pct=crop_pct))
     the_task = Task(task, pre, num_classes, aug, ignore_index)

@@ -118,9 +118,9 @@ def _run_folder(out: str | Path | None, spec_name: str, check: bool) -> Path:
         if folder.exists() and any(folder.iterdir()):
             raise SpecError(f"{folder} already holds files", Location("--out"),
                             hint=f"continue that run with --resume {folder}, or choose another --out")
-        from archspec.prediction.images import check_out_dir
+        from archspec.files import make_folder
 
-        check_out_dir(folder)
+        make_folder(folder)
     return folder.resolve()
 
 
@@ -192,14 +192,15 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
                                 hint="evaluation pads images, never shrinks them: raise eval_size or leave it unset "
                                      "(the largest image)")
             archspec.resolve(loaded, {name: (r.eval_batch, shape[1], *eval_size)})
-    folder = _run_folder(out, loaded.name, check=rank == 0)
+    weights = _check_weights(weights)
+    folder = _run_folder(out, loaded.name, check=rank == 0)  # created last: a mistake above leaves no folder
     return Plan(
         spec=str(Path(loaded.file).resolve()), spec_name=loaded.name, spec_sha256=loaded.sha256,
         spec_overrides=dict(spec_over), data=str(root.resolve()), layout=layout, train_split=train_split,
         val_split=val.name if val is not None else None, n_train=len(train), classes=list(classes),
         num_classes=num_classes, task=task, recipe_source=recipe_path, recipe=r.values(),
         recipe_overrides=dict(recipe_over), total_steps=r.total_steps(len(train)), eval_size=eval_size,
-        out=str(folder), weights=_check_weights(weights), device=device, mode=mode, workers=workers, notes=notes)
+        out=str(folder), weights=weights, device=device, mode=mode, workers=workers, notes=notes)
 
 
 def resume_plan(run: str | Path, spec=None, overrides=None, workers: int | None = None) -> Plan:
