@@ -14,17 +14,19 @@ Verbs that run a model go through the one host setup (`archspec.runtime.host.set
 from archspec.api.build import BuildResult, build
 from archspec.api.common import graph_of, load, resolve
 from archspec.api.compile import CompileResult, compile
+from archspec.api.evaluate import EvalReport, evaluate
 from archspec.api.export import export
 from archspec.api.predict import ImagePrediction, PredictResult, predict
 from archspec.api.profile import ProfileReport, profile
 from archspec.api.spec import OpInfo, diff, draw, list_ops, schema, specs, validate
+from archspec.api.train import TrainReport, train
 from archspec.api.weights import WeightListing, import_weights, show_weights
 from archspec.profiling.parent import WorkerFailed
 from archspec.runtime.export import VerificationError
 
 __all__ = [
-    "BuildResult", "CompileResult", "ImagePrediction", "OpInfo", "PredictResult", "ProfileReport", "VerificationError",
-    "WeightListing", "WorkerFailed",
-    "build", "compile", "diff", "draw", "export", "graph_of", "import_weights", "list_ops", "load", "predict", "profile",
-    "resolve", "schema", "show_weights", "specs", "validate",
+    "BuildResult", "CompileResult", "EvalReport", "ImagePrediction", "OpInfo", "PredictResult", "ProfileReport",
+    "TrainReport", "VerificationError", "WeightListing", "WorkerFailed",
+    "build", "compile", "diff", "draw", "evaluate", "export", "graph_of", "import_weights", "list_ops", "load",
+    "predict", "profile", "resolve", "schema", "show_weights", "specs", "train", "validate",
 ]

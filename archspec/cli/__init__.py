@@ -14,7 +14,7 @@ from archspec.cli.app import app
 
 _SUPPORT = {"app", "options", "progress", "render"}
 # the order of `archspec -h`: the everyday path first; any other command module follows
-_ORDER = ("validate", "build", "compile", "export", "profile", "predict", "weights", "graph", "schema")
+_ORDER = ("validate", "build", "compile", "export", "profile", "predict", "train", "eval", "weights", "graph", "schema")
 
 
 def _register_commands() -> None:

@@ -1,0 +1,188 @@
+"""A training recipe: a small, flat YAML file validated like a spec (positions on every error,
+did-you-mean for unknown keys, `--set key=value` overrides):
+
+    archrecipe: 1
+    description: DeepLabV3+ on Pascal VOC 2012 (VainF's settings)
+    optimizer: sgd
+    lr: 0.01
+    schedule: poly
+    iterations: 30000
+    batch_size: 16
+    crop_size: 513
+
+`load_recipe(path_or_name, overrides)` reads a file, or a shipped recipe by name
+(`specs/recipes/<name>.yaml`). Flat keys keep `--set lr=0.02` as short as a spec param. No
+MindSpore: the recipe is checked before anything slow starts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Mapping, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+
+from archspec.errors import Location, SpecError, did_you_mean
+from archspec.spec.loader import pydantic_errors
+from archspec.spec.yamlsrc import SMap, load_yaml, read_text
+
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "specs" / "recipes"
+MAX_SET_CHARS = 1000
+
+
+class Recipe(BaseModel):
+    """Every training setting. Lengths are in optimizer steps ("iterations") of one global batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    archrecipe: Literal[1] = Field(description="format version")
+    description: str = ""
+    # -- optimizer
+    optimizer: Literal["sgd", "adamw"] = Field("sgd", description="sgd: SGD with momentum; adamw: AdamW")
+    lr: float = Field(0.01, gt=0, description="peak learning rate (after warm-up)")
+    momentum: float = Field(0.9, ge=0, lt=1, description="sgd")
+    nesterov: StrictBool = Field(False, description="sgd")
+    betas: list[float] = Field([0.9, 0.999], min_length=2, max_length=2, description="adamw")
+    eps: float = Field(1e-8, gt=0, description="adamw")
+    weight_decay: float = Field(1e-4, ge=0)
+    decay_bn_and_bias: StrictBool = Field(True, description="false: no weight decay on BatchNorm and biases")
+    # -- learning-rate schedule
+    schedule: Literal["poly", "cosine", "constant"] = "poly"
+    power: float = Field(0.9, gt=0, description="poly: lr * (1 - step / steps) ** power (DeepLab)")
+    min_lr: float = Field(0.0, ge=0, description="the schedule's floor")
+    warmup_iterations: int = Field(0, ge=0, description="linear warm-up steps before the schedule")
+    warmup_factor: float = Field(0.1, gt=0, le=1, description="warm-up starts at lr * warmup_factor")
+    # -- length: exactly one of the two
+    iterations: Optional[int] = Field(None, ge=1, description="optimizer steps in all")
+    epochs: Optional[int] = Field(None, ge=1, description="passes over the training split")
+    # -- data
+    batch_size: int = Field(16, ge=1, description="global batch (all workers together)")
+    crop_size: Union[int, list[int]] = Field(513, description="training input: side, or [height, width]")
+    scale_range: list[float] = Field([0.5, 2.0], min_length=2, max_length=2,
+                                     description="segmentation: random scale; classification: crop area fraction")
+    flip: StrictBool = Field(True, description="random horizontal flip")
+    crop_pct: float = Field(0.875, gt=0, le=1, description="classification eval: resize to crop / crop_pct")
+    data_workers: int = Field(2, ge=1, le=64, description="data loading processes per training process")
+    # -- loss
+    loss: Literal["cross_entropy"] = "cross_entropy"
+    ignore_index: int = Field(255, ge=0, le=65535, description="mask label that never counts")
+    class_weights: Optional[list[float]] = Field(None, description="one weight per class")
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    # -- model
+    freeze_bn: StrictBool = Field(False, description="BatchNorm keeps its moving statistics and affine params")
+    amp_level: Literal["O0", "O2"] = Field("O0", description="O0: float32 (CPU); O2: float16 with loss scaling "
+                                                              "(Ascend)")
+    loss_scale: float = Field(1024.0, ge=1, description="O2: initial dynamic loss scale")
+    # -- evaluation, checkpoints, log
+    eval_interval: int = Field(0, ge=0, description="evaluate every N steps (0: only at the end)")
+    eval_size: Optional[Union[int, list[int]]] = Field(
+        None, description="segmentation eval input; default: the largest image of the eval split")
+    eval_batch: int = Field(1, ge=1)
+    checkpoint_interval: int = Field(0, ge=0, description="write last.ckpt every N steps (0: at each eval and "
+                                                          "at the end)")
+    log_interval: int = Field(10, ge=1)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _checks(self) -> "Recipe":
+        if (self.iterations is None) == (self.epochs is None):
+            raise ValueError("give exactly one of iterations and epochs")
+        lo, hi = self.scale_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"scale_range must be [low, high] with 0 < low <= high, got {self.scale_range}")
+        for name in ("crop_size", "eval_size"):
+            _size(getattr(self, name), name)
+        if self.class_weights is not None and any(w < 0 for w in self.class_weights):
+            raise ValueError("class_weights must not be negative")
+        return self
+
+    @property
+    def crop(self) -> tuple[int, int]:
+        return _size(self.crop_size, "crop_size")
+
+    @property
+    def eval_hw(self) -> tuple[int, int] | None:
+        return _size(self.eval_size, "eval_size") if self.eval_size is not None else None
+
+    def total_steps(self, n_samples: int) -> int:
+        if self.iterations is not None:
+            return self.iterations
+        return self.epochs * max(1, n_samples // self.batch_size)
+
+    def values(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+def _size(value, name: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    pair = [value, value] if isinstance(value, int) else list(value)
+    if len(pair) != 2 or any(not isinstance(v, int) or v < 8 for v in pair):
+        raise ValueError(f"{name} is one side or [height, width], each at least 8; got {value}")
+    return pair[0], pair[1]
+
+
+def shipped() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def find_recipe(name_or_path: str | Path, option: str = "--recipe") -> Path:
+    """A recipe file: a path, or the name of a shipped recipe (specs/recipes/<name>.yaml)."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    if p.suffix == "" and (RECIPES_DIR / f"{p.name}.yaml").exists() and len(p.parts) == 1:
+        return RECIPES_DIR / f"{p.name}.yaml"
+    raise SpecError(f"recipe '{name_or_path}' not found", Location(option),
+                    hint=did_you_mean(str(name_or_path), shipped()) or
+                    "give a recipe file, or one of the shipped recipes: " + ", ".join(shipped()))
+
+
+def _parse_set(key: str, text: Any) -> Any:
+    """A `--set` value as YAML (1e-3, true, [0.5, 2.0]); Python values pass through."""
+    if not isinstance(text, str):
+        return text
+    if len(text) > MAX_SET_CHARS:
+        raise SpecError(f"--set {key}: value longer than {MAX_SET_CHARS} characters", Location("--set"))
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    # YAML 1.1 reads 1e-3 as a string; recipes expect numbers there
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def load_recipe(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None, *,
+                option: str = "--recipe", override_source: str = "--set") -> Recipe:
+    """Read and validate a recipe; `overrides` (key -> value or CLI text) replace its keys."""
+    path = find_recipe(name_or_path, option)
+    shown = str(path)
+    raw = load_yaml(read_text(path, shown), shown)
+    if not isinstance(raw, SMap):
+        raise SpecError("a recipe must be a YAML mapping of keys", getattr(raw, "loc", Location(shown, 1, 1)),
+                        hint="start with 'archrecipe: 1' and one key per line")
+    fields = list(Recipe.model_fields)
+    where = Location(override_source)
+    for key, value in (overrides or {}).items():
+        if key not in fields:
+            raise SpecError(f"unknown recipe key '{key}'", where, "",
+                            did_you_mean(key, fields) or "see the keys in specs/recipes/*.yaml")
+        raw[key] = _parse_set(key, value)
+        raw.key_locs[key] = raw.value_locs[key] = where
+    for key, other in (("epochs", "iterations"), ("iterations", "epochs")):
+        if key in (overrides or {}) and other not in (overrides or {}):
+            raw.pop(other, None)  # --set epochs=3 replaces the recipe's length, whichever unit it used
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        errors = pydantic_errors(e, raw, Recipe)
+        if len(errors) == 1:
+            raise errors[0] from None
+        from archspec.errors import SpecErrors
+
+        raise SpecErrors(errors) from None
