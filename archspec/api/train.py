@@ -73,12 +73,9 @@ def _spec_params(spec) -> dict:
     """The params a spec declares (read without evaluating them: a required one may come by --set)."""
     if not isinstance(spec, (str, Path)):
         return spec.params
-    from archspec.spec.loader import _Loader
+    from archspec.spec.loader import declared_params
 
-    sink = ErrorSink()
-    declared = _Loader(allow_outside=False).load_spec(Path(spec), str(spec), sink, chain=())
-    sink.raise_if_any()
-    return declared.params
+    return declared_params(spec)
 
 
 def _recipe_loc(recipe_path: str, overrides: dict, key: str) -> Location:

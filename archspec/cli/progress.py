@@ -43,7 +43,7 @@ class Progress:
         elif name not in self.labels:
             return
         elif kind == "phase":
-            self._phase(name, str(data.get("text", "")))
+            self.phase(name, str(data.get("text", "")))
         elif kind == "advance" and self.bar is not None:
             self.bar.advance(self.tasks[name], int(data.get("n", 1)))
         elif kind == "done":
@@ -56,7 +56,8 @@ class Progress:
         elif self.plain:
             err.print(f"archspec: {esc(label)} ...")
 
-    def _phase(self, name: str, text: str) -> None:
+    def phase(self, name: str, text: str) -> None:
+        """Show `text` as what the stage `name` is doing now."""
         if self.bar is not None:
             self.bar.update(self.tasks[name], description=f"{esc(self.labels[name])}: {esc(text)}")
         elif self.plain:

@@ -21,7 +21,7 @@ class TrainProgress(Progress):
             eta = data.get("eta_s")
             left = "" if eta is None else f", {_duration(eta)} left"
             ips = data.get("images_per_s")
-            self._phase(name, f"step {data['step']}: loss {data['loss']:.4f}, lr {data['lr']:.3g}"
+            self.phase(name, f"step {data['step']}: loss {data['loss']:.4f}, lr {data['lr']:.3g}"
                               + (f", {ips:.1f} images/s" if ips else "") + left)
 
 

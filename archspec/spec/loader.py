@@ -72,6 +72,16 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
     return spec
 
 
+def declared_params(path: str | Path, *, allow_outside_imports: bool = False) -> dict[str, ParamDef]:
+    """The params a spec file declares (along `extends:`), read without evaluating them: a required
+    param may still come from the command line. Raises SpecError(s) for a spec that does not load."""
+    sink = ErrorSink()
+    spec = _Loader(allow_outside_imports).load_spec(Path(path), str(path), sink, chain=())
+    sink.raise_if_any()
+    assert spec is not None
+    return spec.params
+
+
 class _Loader:
     def __init__(self, allow_outside: bool) -> None:
         self.allow_outside = allow_outside
