@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PKG = REPO / "archspec"
-BASE = {"errors", "files", "progress", "__init__", "__main__", "version"}
+BASE = {"errors", "files", "limits", "progress", "__init__", "__main__", "version"}
 RANK = {"ops": 1, "spec": 2, "graph": 3, "lower": 4, "runtime": 5, "weights": 6, "prediction": 7, "profiling": 7,
         "data": 7, "training": 7, "api": 8, "cli": 9}
 # Where MindSpore may be imported, and why (a path prefix under archspec/).

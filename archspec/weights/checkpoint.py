@@ -29,6 +29,7 @@ MindSpore is imported inside functions only.
 from __future__ import annotations
 
 import binascii
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -36,10 +37,12 @@ from typing import Any, Iterable
 import numpy as np
 
 from archspec.errors import Location, SpecError, error_head
-from archspec.weights.readers import check_readable, read_safetensors
+from archspec.weights.readers import Listing, list_safetensors, open_weights, read_safetensors
 
-__all__ = ["WeightsReport", "load_weights", "save_weights", "read_checkpoint", "write_checkpoint",
-           "fit_report", "SHOW_FIRST"]
+__all__ = ["WeightsReport", "load_weights", "save_weights", "read_checkpoint", "list_checkpoint", "write_checkpoint",
+           "fit_report", "check_finite", "SHOW_FIRST", "ALLOW_NONFINITE"]
+
+ALLOW_NONFINITE = "--allow-nonfinite"  # the option that loads weights holding NaN or inf anyway
 
 SHOW_FIRST = 8  # how many names of each kind a message lists
 CRC_TAG = b"crc_num"
@@ -65,7 +68,8 @@ class WeightsReport:
         checkpoint lacks or has in another shape (kept as initialized), checkpoint tensors the net
         does not have. Empty after a strict load.
     source: the checkpoint path.
-    missing / unexpected / mismatched: the same, by kind (mismatched: "name: checkpoint [..], network [..]").
+    missing / unexpected / mismatched / retyped: the same, by kind (mismatched: "name: checkpoint [..],
+        network [..]"; retyped: another data type, e.g. int32 where the network has float32).
     ignored: training bookkeeping and optimizer state entries that were not considered.
     total: the net's parameter count.
     """
@@ -76,6 +80,7 @@ class WeightsReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
+    retyped: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     total: int = 0
 
@@ -84,6 +89,7 @@ class WeightsReport:
         text = f"loaded {self.loaded}/{self.total} parameters from {self.source}"
         kinds = [(len(self.missing), "missing from the checkpoint (kept as initialized)"),
                  (len(self.mismatched), "of another shape (kept as initialized)"),
+                 (len(self.retyped), "of another data type (kept as initialized)"),
                  (len(self.unexpected), "checkpoint tensors the network does not have")]
         extra = [f"{n} {what}" for n, what in kinds if n]
         if extra:
@@ -96,6 +102,7 @@ class WeightsReport:
         """The summary, then what was skipped by kind (the first few names of each)."""
         out = [self.summary()]
         for kind, items in (("missing", self.missing), ("shape differs", self.mismatched),
+                            ("data type differs", self.retyped),
                             ("not in the network", self.unexpected)):
             if items:
                 out.append("  " + listing(kind, items))
@@ -106,32 +113,53 @@ class WeightsReport:
 # reading
 
 
-def read_checkpoint(path: str | Path, option: str = "--weights") -> dict[str, np.ndarray]:
-    """Read a MindSpore checkpoint (`.ckpt`, or `.safetensors`) into name -> array, in file order.
-
-    Every problem (no such file, a folder, an empty, corrupt or truncated file, a PyTorch file
-    given by mistake) is a SpecError located at the path.
-    """
-    p = Path(path)
-    shown = str(path)
-    check_readable(p, shown, option, what="checkpoint")
+def _ckpt_kind(p: Path, shown: str) -> str:
     suffix = p.suffix.lower()
     if suffix in (".pth", ".pt", ".npz", ".bin"):
         raise SpecError("this looks like a PyTorch/NumPy file, not a MindSpore checkpoint", Location(shown),
                         hint="convert it first: archspec weights import SPEC " + shown + " --out model.ckpt")
-    if suffix == ".safetensors":
-        return read_safetensors(p, shown)
-    return _read_ckpt(p, shown)
+    return "safetensors" if suffix == ".safetensors" else "ckpt"
 
 
-def _read_ckpt(p: Path, shown: str) -> dict[str, np.ndarray]:
-    size = p.stat().st_size
-    if size == 0:
+def read_checkpoint(path: str | Path, option: str = "--weights") -> dict[str, np.ndarray]:
+    """Read a MindSpore checkpoint (`.ckpt`, or `.safetensors`) into name -> array, in file order.
+
+    Every problem (no such file, a folder, a FIFO or device, an empty, corrupt or truncated file, a
+    PyTorch file given by mistake) is a SpecError located at the path.
+    """
+    p, shown = Path(path), str(path)
+    if _ckpt_kind(p, shown) == "safetensors":
+        return read_safetensors(p, shown, option)
+    return {tag: _to_array(tag, t.tensor_type, list(t.dims), t.tensor_content, shown)
+            for tag, t in _read_ckpt(p, shown, option).items()}
+
+
+def list_checkpoint(path: str | Path, option: str = "--weights") -> Listing:
+    """(name, shape, dtype) of every tensor of a checkpoint; no array is made."""
+    p, shown = Path(path), str(path)
+    if _ckpt_kind(p, shown) == "safetensors":
+        return list_safetensors(p, shown, option)
+    out = []
+    for tag, t in _read_ckpt(p, shown, option).items():
+        dims = [] if list(t.dims) == [0] else [int(d) for d in t.dims]
+        _check_bytes(tag, t.tensor_type, dims, len(t.tensor_content), shown)
+        out.append((tag, tuple(dims), "bfloat16" if t.tensor_type == "BFloat16" else
+                    str(np.dtype(_NP_OF_MS[t.tensor_type]))))
+    return out
+
+
+class _Tensor:
+    """One parameter of a .ckpt: its type, dims and bytes (slices of a large one joined)."""
+
+    def __init__(self, tensor_type: str, dims, content: bytes) -> None:
+        self.tensor_type, self.dims, self.tensor_content = tensor_type, dims, content
+
+
+def _read_ckpt(p: Path, shown: str, option: str) -> dict[str, _Tensor]:
+    with open_weights(p, shown, option, what="checkpoint file", limit=PROTO_LIMIT + 64) as f:
+        data = f.read(PROTO_LIMIT + 65)
+    if not data:
         raise SpecError("the file is empty", Location(shown), hint="the file was not written completely; save it again")
-    if size > PROTO_LIMIT + 64:
-        raise SpecError(f"the file is {size / 2**30:.1f} GiB; MindSpore's .ckpt format holds at most 2 GiB",
-                        Location(shown), hint="use a .safetensors checkpoint for models this large")
-    data = p.read_bytes()
     body = data
     if len(data) >= 17 and data[-17:-10] == CRC_TAG:
         body = data[:-17]
@@ -149,49 +177,50 @@ def _read_ckpt(p: Path, shown: str) -> dict[str, np.ndarray]:
                         f"of another format ({error_head(e)})", Location(shown),
                         hint="a .ckpt comes from mindspore.save_checkpoint or archspec; PyTorch weights go through "
                              "`archspec weights import`") from None
-    arrays: dict[str, np.ndarray] = {}
-    chunks: list[bytes] = []
+    del data, body
     values = list(ckpt.value)
     if not values:
         raise SpecError("the file holds no tensors", Location(shown),
                         hint="is it a MindSpore checkpoint? (an unrelated file can parse as an empty one)")
+    from archspec.weights.readers import check_sizes
+
+    check_sizes([len(v.tensor.tensor_content) for v in values], shown)
+    tensors: dict[str, _Tensor] = {}
+    chunks: list[bytes] = []
     for i, element in enumerate(values):
-        if not element.HasField("tensor"):  # MapParameter (embedding tables): not a network parameter here
-            arrays.setdefault(element.tag, None)  # type: ignore[arg-type]
-            continue
+        if not element.HasField("tensor") or element.tensor.tensor_type == "str":
+            continue  # MapParameter (embedding tables), bookkeeping text: not network parameters here
         chunks.append(element.tensor.tensor_content)
-        last = i == len(values) - 1 or values[i + 1].tag != element.tag
-        if not last:
-            continue
-        content = b"".join(chunks)
+        if i < len(values) - 1 and values[i + 1].tag == element.tag:
+            continue  # a large parameter is written in slices
+        tensors[element.tag] = _Tensor(element.tensor.tensor_type, list(element.tensor.dims),
+                                       chunks[0] if len(chunks) == 1 else b"".join(chunks))
         chunks = []
-        arrays[element.tag] = _to_array(element.tag, element.tensor.tensor_type, list(element.tensor.dims),
-                                        content, shown)
-    return {k: v for k, v in arrays.items() if v is not None}
+    return tensors
+
+
+def _check_bytes(tag: str, ms_type: str, dims: list[int], got: int, shown: str) -> int:
+    """The element count of a tensor whose bytes match its dims and type (SpecError otherwise)."""
+    if any(d < 0 for d in dims):
+        raise SpecError(f"tensor '{tag}' has a negative dimension {dims}: the file is corrupted", Location(shown))
+    if ms_type != "BFloat16" and ms_type not in _NP_OF_MS:
+        raise SpecError(f"tensor '{tag}' has data type '{ms_type}', which archspec cannot read",
+                        Location(shown), hint="supported: " + ", ".join(sorted(_NP_OF_MS)) + ", BFloat16")
+    count = math.prod(dims)  # Python ints: dimensions whose product overflows int64 are just wrong here
+    want = count * (2 if ms_type == "BFloat16" else np.dtype(_NP_OF_MS[ms_type]).itemsize)
+    if got != want:
+        raise _bad_size(shown, tag, dims, ms_type, got, want)
+    return count
 
 
 def _to_array(tag: str, ms_type: str, dims: list[int], content: bytes, shown: str):
-    if ms_type == "str":
-        return None  # bookkeeping text (not a tensor)
     if dims == [0]:
         dims = []  # MindSpore writes scalars as dims [0]
-    if any(d < 0 for d in dims):
-        raise SpecError(f"tensor '{tag}' has a negative dimension {dims}: the file is corrupted",
-                        Location(shown))
-    count = int(np.prod(dims, dtype=np.int64)) if dims else 1
+    _check_bytes(tag, ms_type, dims, len(content), shown)
     if ms_type == "BFloat16":
-        if len(content) != 2 * count:
-            raise _bad_size(shown, tag, dims, ms_type, len(content), 2 * count)
         bits = np.frombuffer(content, dtype="<u2").astype(np.uint32) << 16
         return bits.view(np.float32).reshape(dims)
-    dtype = _NP_OF_MS.get(ms_type)
-    if dtype is None:
-        raise SpecError(f"tensor '{tag}' has data type '{ms_type}', which archspec cannot read",
-                        Location(shown), hint="supported: " + ", ".join(sorted(_NP_OF_MS)) + ", BFloat16")
-    want = count * np.dtype(dtype).itemsize
-    if len(content) != want:
-        raise _bad_size(shown, tag, dims, ms_type, len(content), want)
-    return np.frombuffer(content, dtype=dtype).reshape(dims).copy()
+    return np.frombuffer(content, dtype=_NP_OF_MS[ms_type]).reshape(dims).copy()
 
 
 def _bad_size(shown, tag, dims, ms_type, got, want) -> SpecError:
@@ -220,7 +249,7 @@ def write_checkpoint(arrays: dict[str, Any], path: str | Path, *, force: bool = 
 
     crc = 0
     total = 0
-    with atomic_path(p, suffix=".ckpt") as tmp:
+    with atomic_path(p, suffix=".ckpt", force=force, option=option) as tmp:
         with open(tmp, "wb") as f:
             for name, value in arrays.items():
                 arr = value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
@@ -270,7 +299,7 @@ def fit_report(arrays: dict[str, np.ndarray], params: dict[str, tuple[tuple[int,
     dtypes, in parameter order.
     """
     fitting: dict[str, np.ndarray] = {}
-    missing, mismatched, skipped = [], [], []
+    missing, mismatched, retyped, skipped = [], [], [], []
     for name, (shape, dtype) in params.items():
         arr = arrays.get(name)
         if arr is None:
@@ -282,7 +311,7 @@ def fit_report(arrays: dict[str, np.ndarray], params: dict[str, tuple[tuple[int,
             skipped.append(f"{name}: shape {list(arr.shape)} in the checkpoint, {list(shape)} in the network")
             continue
         if arr.dtype.kind not in "fiub" or (np.dtype(dtype).kind == "f") != (arr.dtype.kind == "f"):
-            mismatched.append(f"{name}: checkpoint {arr.dtype}, network {np.dtype(dtype)}")
+            retyped.append(f"{name}: checkpoint {arr.dtype}, network {np.dtype(dtype)}")
             skipped.append(f"{name}: data type {arr.dtype} in the checkpoint, {np.dtype(dtype)} in the network")
             continue
         fitting[name] = arr.astype(dtype, copy=False)
@@ -297,7 +326,8 @@ def fit_report(arrays: dict[str, np.ndarray], params: dict[str, tuple[tuple[int,
             unexpected.append(name)
             skipped.append(f"{name}: not a parameter of the network")
     report = WeightsReport(loaded=len(fitting), skipped=skipped, source=source, missing=missing,
-                           unexpected=unexpected, mismatched=mismatched, ignored=ignored, total=len(params))
+                           unexpected=unexpected, mismatched=mismatched, retyped=retyped, ignored=ignored,
+                           total=len(params))
     return report, fitting
 
 
@@ -308,13 +338,15 @@ def listing(kind: str, items: list[str], limit: int = SHOW_FIRST) -> str:
     return f"{kind} ({len(items)}): {shown}{more}"
 
 
-def load_weights(net, path: str | Path, *, allow_partial: bool = False, option: str = "--weights") -> WeightsReport:
+def load_weights(net, path: str | Path, *, allow_partial: bool = False, allow_nonfinite: bool = False,
+                 option: str = "--weights") -> WeightsReport:
     """Load a MindSpore checkpoint into a built SpecNet (any Cell) by parameter name.
 
     Strict by default: if any parameter is missing, any checkpoint tensor is not a parameter of
-    the net, or any shape differs, raises one SpecError listing them (the net is unchanged).
-    `allow_partial=True` loads what fits and lists the rest in the report's `skipped`; loading
-    nothing at all is still an error.
+    the net, or any shape or data type differs, raises one SpecError listing them (the net is
+    unchanged). `allow_partial=True` loads what fits and lists the rest in the report's `skipped`;
+    loading nothing at all is still an error. Tensors holding NaN or inf are refused unless
+    `allow_nonfinite=True`.
     """
     from mindspore import Tensor
 
@@ -324,17 +356,20 @@ def load_weights(net, path: str | Path, *, allow_partial: bool = False, option: 
     shapes = {name: (tuple(p.shape), _np_dtype(p)) for name, p in params.items()}
     report, fitting = fit_report(arrays, shapes, shown)
     graph_name = getattr(getattr(net, "spec_graph", None), "name", type(net).__name__)
-    problems = bool(report.missing or report.unexpected or report.mismatched)
+    problems = bool(report.missing or report.unexpected or report.mismatched or report.retyped)
     if problems and (not allow_partial or not fitting):
         lines = []
         if report.missing:
             lines.append(listing("missing from the checkpoint", report.missing))
         if report.mismatched:
             lines.append(listing("shape differs", report.mismatched))
+        if report.retyped:
+            lines.append(listing("data type differs", report.retyped))
         if report.unexpected:
             lines.append(listing("not in the network", report.unexpected))
         counts = ", ".join(f"{n} {w}" for n, w in ((len(report.missing), "missing"),
                                                    (len(report.mismatched), "of another shape"),
+                                                   (len(report.retyped), "of another data type"),
                                                    (len(report.unexpected), "unexpected")) if n)
         if not fitting or len(fitting) < len(params) // 2:
             head = (f"no tensor of the checkpoint fits network '{graph_name}' ({counts})" if not fitting else
@@ -353,9 +388,31 @@ def load_weights(net, path: str | Path, *, allow_partial: bool = False, option: 
                     f"initialized (e.g. for a new number of classes), or build the spec with the params the "
                     f"weights were made for (--set)")
         raise SpecError(head + "\n  " + "\n  ".join(lines), Location(shown), hint=hint)
+    if not allow_nonfinite:
+        check_finite(fitting.items(), shown)
     for name, arr in fitting.items():
         params[name].set_data(Tensor(arr))
     return report
+
+
+def check_finite(arrays: Iterable[tuple[str, np.ndarray]], shown: str) -> None:
+    """Refuse tensors that hold NaN or infinite values (a training run that diverged, a broken
+    conversion): loaded silently, they make every output meaningless. One SpecError at the file
+    names them; `--allow-nonfinite` (`allow_nonfinite=True`) skips this check."""
+    bad = []
+    for name, arr in arrays:
+        if arr.dtype.kind != "f":
+            continue
+        flat = arr.reshape(-1)
+        step = 1 << 22  # in chunks: no mask the size of a big tensor
+        if all(np.isfinite(flat[i:i + step]).all() for i in range(0, flat.size, step)):
+            continue
+        counts = [(int(np.isnan(flat).sum()), "NaN"), (int(np.isinf(flat).sum()), "inf")]
+        bad.append(f"{name} ({', '.join(f'{n} {what}' for n, what in counts if n)})")
+    if bad:
+        raise SpecError(listing("tensors hold NaN or infinite values", bad), Location(shown),
+                        hint=f"the weights are broken (a training run that diverged?); {ALLOW_NONFINITE} loads them "
+                             "anyway")
 
 
 def _np_dtype(param) -> Any:
