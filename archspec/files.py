@@ -361,7 +361,10 @@ def staging_folder(target: str | Path, fallback_ok=None) -> Iterator[Path]:
             raise (output_error(e, t) or e) from None
         if fallback_ok is not None and not fallback_ok(folder.resolve()):
             folder.rmdir()
-            folder = Path(tempfile.mkdtemp(prefix="archspec-export-"))
+            system = Path(tempfile.gettempdir())
+            sweep(system)
+            folder = system / _temp_name(t)
+            folder.mkdir()
         lock = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             _lock(lock)

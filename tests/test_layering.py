@@ -2,7 +2,7 @@
 `if TYPE_CHECKING:` imports, which never run, do not).
 
 Layers, lowest first; a module may import its own package and anything lower, never higher:
-  errors, files, progress, the package root (`__version__`)
+  errors, files, limits, progress, the package root (`__version__`)
   ops < spec < graph < lower < runtime < weights < prediction, profiling, data, training < api < cli
 MindSpore is imported only by the lowering (`lower/`, the ops' lowering functions and their Cells),
 `runtime/`, the worker processes and the modules that must touch tensors (listed below).

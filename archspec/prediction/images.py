@@ -182,7 +182,11 @@ def class_map(scores: np.ndarray, place: Placement, input_hw: tuple[int, int]) -
 
 def class_shares(mask: np.ndarray, n_classes: int) -> list[tuple[int, float]]:
     """(class index, fraction of pixels) of the classes present, largest first."""
-    counts = np.bincount(mask.ravel(), minlength=n_classes)
+    flat = mask.reshape(-1)
+    counts = np.zeros(max(n_classes, int(flat.max(initial=0)) + 1), np.int64)
+    for i in range(0, flat.size, 1 << 20):  # bincount casts to int64: in chunks, not a copy 8x the mask
+        part = np.bincount(flat[i:i + (1 << 20)])
+        counts[:part.size] += part
     total = max(1, int(mask.size))
     present = [(int(k), int(v) / total) for k, v in enumerate(counts) if v]
     return sorted(present, key=lambda kv: (-kv[1], kv[0]))
@@ -214,7 +218,7 @@ def overlay_image(img: Image.Image, mask: np.ndarray, labels: Labels, alpha: flo
     rgb = np.asarray(img.convert("RGB"))
     colors = np.asarray(labels.colors, np.float32) * alpha
     blended = np.empty_like(rgb)
-    rows = max(1, (1 << 20) // max(1, rgb.shape[1]))  # in bands of ~1 Mpixel: float copies stay small
+    rows = max(1, (1 << 18) // max(1, rgb.shape[1]))  # in bands of ~256k pixels: float copies stay small
     for y in range(0, rgb.shape[0], rows):
         band = rgb[y:y + rows].astype(np.float32) * (1.0 - alpha) + colors[mask[y:y + rows]]
         blended[y:y + rows] = np.clip(np.rint(band), 0, 255)

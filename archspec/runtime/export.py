@@ -16,8 +16,8 @@ What happens, in order (nothing is written at the target until every check has p
 3. `mindspore.export` / `mindspore.onnx.export` write into a temporary folder beside the target
    (MindSpore appends the suffix itself and chmods its output read-only; its file-name check
    rejects paths with spaces, so a folder with such a path falls back to the system temp folder).
-   When MindSpore's exporter fails anyway, each node's Cell is exported on its own to name the
-   node that cannot be exported.
+   When MindSpore's exporter fails anyway and the output's folder can take a file, each node's
+   Cell is exported on its own to name the node that cannot be exported.
 4. Verification on one random input (standard normal, `seed`), against `net` itself, the model
    as built (unfolded, default lowerings): MindIR is loaded back with `mindspore.load` +
    `nn.GraphCell` and run; ONNX is run with onnxruntime when it is installed (else skipped, and
@@ -27,8 +27,12 @@ What happens, in order (nothing is written at the target until every check has p
    artifact is NOT installed: a file at the target path is always one that passed (a pipeline
    that checks the exit status and then picks up the file can never deploy a wrong model).
    `verify=False` installs without running it (the manifest records that).
-5. The artifact, then the manifest, are renamed into place; the temporary folder is removed on
-   every path out, including failures and Ctrl-C.
+5. The artifact and the manifest are moved into place together (`archspec.files.install_all`:
+   under a lock on the folder, and without `force` never onto a file that appeared meanwhile, so
+   of two exports to one path one wins whole and the other fails clearly); the temporary folder
+   is removed on every path out, failures, Ctrl-C and SIGTERM included (`files.staging_folder`),
+   and a killed run's is removed by the next run. A full disk (or a quota, or `ulimit -f`) is an
+   error naming the output, never a node.
 
 `argmax=True` (a deploy head; `archspec export --argmax`) appends an argmax over the channels to
 the FIRST output (`graph.passes.argmax_head`): the file then outputs the class map, int32,

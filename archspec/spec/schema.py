@@ -175,7 +175,8 @@ class SpecFile(_Strict):
     patch: dict[str, Optional[dict[str, Any]]] = Field(
         default_factory=dict, description="with extends: argument changes for the parent's nodes by id "
                                           "({k: null} drops an argument; id: null removes the node)")
-    outputs: Optional[list[str]] = Field(None, description="ids of the output nodes; default: the last node")
+    outputs: Optional[list[str]] = Field(None, min_length=1,
+                                         description="ids of the output nodes; default: the last node")
     preprocess: Optional[PreprocessDef] = Field(
         None, description="for archspec predict: how an image becomes the input tensor")
     labels: Optional[LabelsValue] = Field(

@@ -12,10 +12,11 @@ in the report's `skipped`.
 
 Files: `.ckpt` is MindSpore's protobuf checkpoint (what `mindspore.save_checkpoint` writes and
 `mindspore.load_checkpoint` reads); `.safetensors` files with MindSpore parameter names are read too.
-Checkpoints are parsed here with MindSpore's own protobuf schema (`mindspore.train.checkpoint_pb2`)
-rather than through `mindspore.load_checkpoint`, so that a damaged file is one clean message
-(MindSpore logs its own critical errors first) and so that every tensor's byte count is checked
-against its shape. Files are written the same way MindSpore writes them (one `Checkpoint` message
+Checkpoints are read here, by walking the protobuf wire format of MindSpore's checkpoint schema
+over a memory map of the file, rather than through `mindspore.load_checkpoint`: a damaged file is
+one clean message (MindSpore logs its own critical errors first), every tensor's byte count is
+checked against its shape, listing a file (`weights show`) reads no tensor data, and reading
+needs no MindSpore. Files are written the same way MindSpore writes them (one `Checkpoint` message
 per parameter, then a CRC32 trailer that `mindspore.load_checkpoint(..., crc_check=True)` verifies),
 into a temporary file that is renamed into place (`archspec.files`), so a failure never leaves
 half a file. Tests check both directions against `mindspore.save_checkpoint`/`load_checkpoint`.
@@ -24,12 +25,15 @@ Training checkpoints also carry bookkeeping (`epoch_num`, `step_num`, `learning_
 `global_step`, ...) and optimizer state (`moments.<param>`, `adam_m.<param>`, ...): those entries
 are not "unexpected" tensors; they are counted in the report's `ignored`.
 
-MindSpore is imported inside functions only.
+MindSpore is imported inside functions only (writing and loading into a net).
 """
 from __future__ import annotations
 
 import binascii
+import contextlib
 import math
+import mmap
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -130,72 +134,173 @@ def read_checkpoint(path: str | Path, option: str = "--weights") -> dict[str, np
     p, shown = Path(path), str(path)
     if _ckpt_kind(p, shown) == "safetensors":
         return read_safetensors(p, shown, option)
-    return {tag: _to_array(tag, t.tensor_type, list(t.dims), t.tensor_content, shown)
-            for tag, t in _read_ckpt(p, shown, option).items()}
+    with _mapped_ckpt(p, shown, option) as tensors:
+        return {tag: _to_array(tag, ms_type, dims, content, shown) for tag, (ms_type, dims, content) in tensors.items()}
 
 
 def list_checkpoint(path: str | Path, option: str = "--weights") -> Listing:
-    """(name, shape, dtype) of every tensor of a checkpoint; no array is made."""
+    """(name, shape, dtype) of every tensor of a checkpoint; no tensor data is read."""
     p, shown = Path(path), str(path)
     if _ckpt_kind(p, shown) == "safetensors":
         return list_safetensors(p, shown, option)
     out = []
-    for tag, t in _read_ckpt(p, shown, option).items():
-        dims = [] if list(t.dims) == [0] else [int(d) for d in t.dims]
-        _check_bytes(tag, t.tensor_type, dims, len(t.tensor_content), shown)
-        out.append((tag, tuple(dims), "bfloat16" if t.tensor_type == "BFloat16" else
-                    str(np.dtype(_NP_OF_MS[t.tensor_type]))))
+    with _mapped_ckpt(p, shown, option) as tensors:
+        for tag, (ms_type, dims, content) in tensors.items():
+            dims = [] if dims == [0] else dims
+            _check_bytes(tag, ms_type, dims, len(content), shown)
+            out.append((tag, tuple(dims), "bfloat16" if ms_type == "BFloat16" else str(np.dtype(_NP_OF_MS[ms_type]))))
     return out
 
 
-class _Tensor:
-    """One parameter of a .ckpt: its type, dims and bytes (slices of a large one joined)."""
-
-    def __init__(self, tensor_type: str, dims, content: bytes) -> None:
-        self.tensor_type, self.dims, self.tensor_content = tensor_type, dims, content
+class _Corrupt(Exception):
+    pass
 
 
-def _read_ckpt(p: Path, shown: str, option: str) -> dict[str, _Tensor]:
-    with open_weights(p, shown, option, what="checkpoint file", limit=PROTO_LIMIT + 64) as f:
-        data = f.read(PROTO_LIMIT + 65)
-    if not data:
-        raise SpecError("the file is empty", Location(shown), hint="the file was not written completely; save it again")
-    body = data
-    if len(data) >= 17 and data[-17:-10] == CRC_TAG:
-        body = data[:-17]
-        if binascii.crc32(body) != int.from_bytes(data[-10:], "big"):
-            raise SpecError("the checkpoint is corrupted: its CRC32 check failed", Location(shown),
-                            hint="the file changed after it was written; copy or save it again")
-    from google.protobuf.message import DecodeError
-    from mindspore.train.checkpoint_pb2 import Checkpoint
+def _varint(buf, i: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= end:
+            raise _Corrupt("it ends inside a number")
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, i
+        shift += 7
+        if shift > 63:
+            raise _Corrupt("a number longer than 10 bytes")
 
-    ckpt = Checkpoint()
+
+def _fields(buf, start: int, end: int):
+    """(field number, wire type, value) of one protobuf message in buf[start:end]: the varint for
+    wire type 0, (begin, end) of the bytes for wire type 2; other fields are skipped."""
+    i = start
+    while i < end:
+        key, i = _varint(buf, i, end)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(buf, i, end)
+            yield number, 0, value
+        elif wire == 2:
+            n, i = _varint(buf, i, end)
+            if i + n > end:
+                raise _Corrupt(f"field {number} claims {n:,} bytes past the end of its message")
+            yield number, 2, (i, i + n)
+            i += n
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+            if i > end:
+                raise _Corrupt("it ends inside a fixed-size field")
+        else:
+            raise _Corrupt(f"wire type {wire} (field {number}) is not protobuf")
+        if number == 0:
+            raise _Corrupt("field number 0")
+
+
+def _text(buf, span: tuple[int, int], what: str) -> str:
     try:
-        ckpt.ParseFromString(body)
-    except (DecodeError, RuntimeError, ValueError, TypeError) as e:
-        raise SpecError(f"not a readable MindSpore checkpoint: it is corrupted, truncated, encrypted or "
-                        f"of another format ({error_head(e)})", Location(shown),
-                        hint="a .ckpt comes from mindspore.save_checkpoint or archspec; PyTorch weights go through "
-                             "`archspec weights import`") from None
-    del data, body
-    values = list(ckpt.value)
-    if not values:
-        raise SpecError("the file holds no tensors", Location(shown),
-                        hint="is it a MindSpore checkpoint? (an unrelated file can parse as an empty one)")
+        return bytes(buf[span[0]:span[1]]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Corrupt(f"its {what} is not UTF-8 text") from None
+
+
+def _tensor_fields(buf, span: tuple[int, int]) -> tuple[str, list[int], tuple[int, int]]:
+    """(type, dims, content span) of a TensorProto {1: repeated int64 dims, 2: type, 3: bytes}."""
+    ms_type, dims, content = "", [], (span[0], span[0])
+    for number, wire, value in _fields(buf, *span):
+        if number == 1 and wire == 0:
+            dims.append(value - (1 << 64) if value >= 1 << 63 else value)
+        elif number == 1 and wire == 2:  # packed
+            i = value[0]
+            while i < value[1]:
+                d, i = _varint(buf, i, value[1])
+                dims.append(d - (1 << 64) if d >= 1 << 63 else d)
+        elif number == 2 and wire == 2:
+            ms_type = _text(buf, value, "data type")
+        elif number == 3 and wire == 2:
+            content = value
+        elif number in (1, 2, 3):
+            raise _Corrupt(f"tensor field {number} has wire type {wire}")
+    return ms_type, dims, content
+
+
+@contextlib.contextmanager
+def _mapped_ckpt(p: Path, shown: str, option: str):
+    """name -> (type, dims, content as a memoryview into the mapped file) of a .ckpt, in file order.
+
+    A .ckpt is protobuf: `Checkpoint {repeated Value value = 1}`, `Value {tag = 1; TensorProto
+    tensor = 2; MapTensorProto maptensor = 3}`, `TensorProto {repeated int64 dims = 1; tensor_type
+    = 2; bytes tensor_content = 3}` (MindSpore's checkpoint.proto). It is walked here, over a memory
+    map of the file, rather than parsed into messages: listing then reads no tensor data, and
+    reading copies each tensor once."""
+    def corrupt(why: str) -> SpecError:
+        return SpecError(f"not a readable MindSpore checkpoint: it is corrupted, truncated, encrypted or of another "
+                         f"format ({why})", Location(shown),
+                         hint="a .ckpt comes from mindspore.save_checkpoint or archspec; PyTorch weights go through "
+                              "`archspec weights import`")
+
+    with open_weights(p, shown, option, what="checkpoint file", limit=PROTO_LIMIT + 64) as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            raise SpecError("the file is empty", Location(shown),
+                            hint="the file was not written completely; save it again")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            buf = memoryview(mapped)
+            tensors: dict = {}
+            try:
+                end = len(buf)
+                if end >= 17 and buf[end - 17:end - 10] == CRC_TAG:
+                    end -= 17
+                    if binascii.crc32(buf[:end]) != int.from_bytes(buf[end + 7:end + 17], "big"):
+                        raise SpecError("the checkpoint is corrupted: its CRC32 check failed", Location(shown),
+                                        hint="the file changed after it was written; copy or save it again")
+                try:
+                    tensors = _walk_ckpt(buf, end, shown)
+                except _Corrupt as e:
+                    raise corrupt(str(e)) from None
+                yield tensors
+            finally:
+                for _, _, content in tensors.values():  # views into the map: let it close
+                    if isinstance(content, memoryview):
+                        content.release()
+                buf.release()
+
+
+def _walk_ckpt(buf, end: int, shown: str) -> dict[str, tuple[str, list[int], Any]]:
     from archspec.weights.readers import check_sizes
 
-    check_sizes([len(v.tensor.tensor_content) for v in values], shown)
-    tensors: dict[str, _Tensor] = {}
-    chunks: list[bytes] = []
-    for i, element in enumerate(values):
-        if not element.HasField("tensor") or element.tensor.tensor_type == "str":
+    entries: list[tuple[str, str, list[int], tuple[int, int]]] = []
+    for number, wire, value in _fields(buf, 0, end):
+        if number != 1:
+            continue
+        if wire != 2:
+            raise _Corrupt(f"a value has wire type {wire}")
+        tag, tensor = None, None
+        for n2, w2, v2 in _fields(buf, *value):
+            if n2 == 1 and w2 == 2:
+                tag = _text(buf, v2, "tensor name")
+            elif n2 == 2 and w2 == 2:
+                tensor = _tensor_fields(buf, v2)
+            elif n2 in (1, 2):
+                raise _Corrupt(f"value field {n2} has wire type {w2}")
+        if tag is None:
+            raise _Corrupt("a value without a name")
+        if tensor is None or tensor[0] in ("", "str"):
             continue  # MapParameter (embedding tables), bookkeeping text: not network parameters here
-        chunks.append(element.tensor.tensor_content)
-        if i < len(values) - 1 and values[i + 1].tag == element.tag:
-            continue  # a large parameter is written in slices
-        tensors[element.tag] = _Tensor(element.tensor.tensor_type, list(element.tensor.dims),
-                                       chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        chunks = []
+        entries.append((tag, *tensor))
+    if not entries:
+        raise SpecError("the file holds no tensors", Location(shown),
+                        hint="is it a MindSpore checkpoint? (an unrelated file can parse as an empty one)")
+    check_sizes([b - a for _, _, _, (a, b) in entries], shown)
+    tensors: dict[str, tuple[str, list[int], Any]] = {}
+    i = 0
+    while i < len(entries):  # a large parameter is written in slices: consecutive values of one name
+        j = i + 1
+        while j < len(entries) and entries[j][0] == entries[i][0]:
+            j += 1
+        tag, ms_type, dims, (a, b) = entries[i]
+        content = buf[a:b] if j == i + 1 else b"".join(bytes(buf[s:e]) for *_, (s, e) in entries[i:j])
+        tensors[tag] = (ms_type, dims, content)
+        i = j
     return tensors
 
 
@@ -220,7 +325,7 @@ def _to_array(tag: str, ms_type: str, dims: list[int], content: bytes, shown: st
     if ms_type == "BFloat16":
         bits = np.frombuffer(content, dtype="<u2").astype(np.uint32) << 16
         return bits.view(np.float32).reshape(dims)
-    return np.frombuffer(content, dtype=_NP_OF_MS[ms_type]).reshape(dims).copy()
+    return np.frombuffer(content, dtype=_NP_OF_MS[ms_type]).reshape(dims).copy()  # off the memory map
 
 
 def _bad_size(shown, tag, dims, ms_type, got, want) -> SpecError:

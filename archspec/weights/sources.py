@@ -30,22 +30,27 @@ def _strip_module(names: list[str], notes: list[str]) -> bool:
     return False
 
 
-def read_source(path: str | Path) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Read a state_dict-like file into name -> NumPy array (file order) plus notes on what was done."""
-    p = Path(path)
-    shown = str(path)
+def _by_format(path: str | Path, read: bool):
+    """(the arrays, or the listing; notes) of a weight file, by the reader its suffix names."""
+    p, shown = Path(path), str(path)
     kind = _kind(p, shown)
     notes: list[str] = []
     if kind == "torch":
-        arrays = read_torch(p, shown, notes)
+        found = (read_torch if read else list_torch)(p, shown, notes)
     elif kind == "safetensors":
-        arrays = read_safetensors(p, shown)
+        found = (read_safetensors if read else list_safetensors)(p, shown)
     elif kind == "npz":
-        arrays = read_npz(p, shown)
+        found = (read_npz if read else list_npz)(p, shown)
     else:
-        arrays = read_checkpoint(p, option="SOURCE")
-    if not arrays:
+        found = (read_checkpoint if read else list_checkpoint)(p, option="SOURCE")
+    if not found:
         raise SpecError("the file holds no tensors", Location(shown))
+    return found, notes
+
+
+def read_source(path: str | Path) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Read a state_dict-like file into name -> NumPy array (file order) plus notes on what was done."""
+    arrays, notes = _by_format(path, read=True)
     if _strip_module(list(arrays), notes):
         arrays = {n[len("module."):]: v for n, v in arrays.items()}
     return arrays, notes
@@ -53,21 +58,8 @@ def read_source(path: str | Path) -> tuple[dict[str, np.ndarray], list[str]]:
 
 def list_source(path: str | Path) -> tuple[Listing, list[str]]:
     """The (name, shape, dtype) of every tensor of a weight file, in file order, and notes; no tensor
-    is read (PyTorch zip files are mapped, the other formats' headers are read)."""
-    p = Path(path)
-    shown = str(path)
-    kind = _kind(p, shown)
-    notes: list[str] = []
-    if kind == "torch":
-        tensors = list_torch(p, shown, notes)
-    elif kind == "safetensors":
-        tensors = list_safetensors(p, shown)
-    elif kind == "npz":
-        tensors = list_npz(p, shown)
-    else:
-        tensors = list_checkpoint(p, option="SOURCE")
-    if not tensors:
-        raise SpecError("the file holds no tensors", Location(shown))
+    data is read (PyTorch files are loaded onto the "meta" device, the other formats' headers read)."""
+    tensors, notes = _by_format(path, read=False)
     if _strip_module([n for n, _, _ in tensors], notes):
         tensors = [(n[len("module."):], s, d) for n, s, d in tensors]
     return tensors, notes
