@@ -40,7 +40,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from archspec.errors import Location, SpecError, error_head
+from archspec.errors import Location, SpecError
 from archspec.weights.readers import Listing, list_safetensors, open_weights, read_safetensors
 
 __all__ = ["WeightsReport", "load_weights", "save_weights", "read_checkpoint", "list_checkpoint", "write_checkpoint",

@@ -11,7 +11,6 @@ import signal
 import stat
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from archspec.errors import SpecError
-from archspec.files import atomic_path, check_target, install_all, sweep, write_text
+from archspec.files import atomic_path, install_all, sweep, write_text
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,11 +8,11 @@ import time
 import tracemalloc
 
 import pytest
-from conftest import HEAD, TimeLimit, catch, errors_of, pos, time_limit, write
+from conftest import HEAD, catch, errors_of, pos, time_limit, write
 
 import archspec
 from archspec import limits
-from archspec.errors import Location, SpecError, SpecErrors
+from archspec.errors import Location, SpecError
 
 
 def only(errs):

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import archspec
 from archspec import limits
-from archspec.errors import SpecError, SpecErrors
+from archspec.errors import SpecError
 from archspec.weights.sources import list_source, read_source
 
 SUFFIXES = (".npz", ".pth", ".safetensors", ".ckpt")
