@@ -23,6 +23,11 @@ Patterns (`from`) are tensor names with placeholders, matched against the WHOLE 
   ``{name:path}``   one or more characters, dots included
   ``{name:TABLE}``  one of the keys of table TABLE; its value is the table's entry for that key
 
+A pattern must say where each placeholder ends, so that matching stays fast on any name:
+placeholders may not touch (``{a}{b}``), ``{x}`` ends at a dot or the end of the name, ``{x:int}``
+before anything but a digit, and a pattern has at most one placeholder that can take any text
+(``{x:path}``, or a table not followed by a dot). Names over `limits.NAME_CHARS` are refused.
+
 The built-in table ``bn`` translates PyTorch's BatchNorm names into MindSpore's:
 ``weight -> gamma, bias -> beta, running_mean -> moving_mean, running_var -> moving_variance``.
 
