@@ -306,10 +306,11 @@ def raise_if_interrupted() -> None:
 
 
 @contextmanager
-def atomic_path(path: str | Path, suffix: str = "", *, force: bool = False, option: str = "--out") -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; when the body succeeds it is moved onto `path`
-    (without `force`, only if `path` still does not exist). A full disk or a read-only file system
-    while writing is a SpecError at `option`."""
+def atomic_path(path: str | Path, suffix: str = "", *, replace: bool = True, option: str = "--out") -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; when the body succeeds it is moved onto `path`,
+    which may be a regular file (replaced) or new; with `replace=False` only if it still does not
+    exist (a user's output without --force: `replace=force`, after `check_target`). A full disk or
+    a read-only file system while writing is a SpecError at `option`."""
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
     sweep(folder)
@@ -324,7 +325,7 @@ def atomic_path(path: str | Path, suffix: str = "", *, force: bool = False, opti
                 raise (output_error(e, p, option) or e) from None
             if tmp_path.exists():
                 usual_permissions(tmp_path)
-            install(tmp_path, p, force=force, option=option)
+            install(tmp_path, p, replace=replace, option=option)
         finally:
             if tmp_path.exists():
                 tmp_path.unlink()
@@ -425,16 +426,16 @@ def _move_noreplace(src: Path, dst: Path) -> None:
     os.unlink(src)
 
 
-def install(src: str | Path, dst: str | Path, *, force: bool = False, option: str = "--out") -> None:
+def install(src: str | Path, dst: str | Path, *, replace: bool = False, option: str = "--out") -> None:
     """Move the finished temporary `src` onto `dst` (a copy first when they are on different file
-    systems). `dst` must be absent, or with `force` a regular file; checked again here, at the end."""
+    systems). `dst` must be absent, or with `replace` a regular file; checked again here, at the end."""
     raise_if_interrupted()
     src, dst = Path(src), Path(dst)
     exists = _refuse_kind(dst, option)
-    if exists and not force:
+    if exists and not replace:
         raise _appeared(dst, option)
     try:
-        if force:
+        if replace:
             os.replace(src, dst)
         else:
             _move_noreplace(src, dst)
@@ -443,24 +444,24 @@ def install(src: str | Path, dst: str | Path, *, force: bool = False, option: st
     except OSError as e:
         if e.errno != errno.EXDEV:
             raise (output_error(e, dst, option) or e) from None
-        with atomic_path(dst, force=force, option=option) as tmp:
+        with atomic_path(dst, replace=replace, option=option) as tmp:
             shutil.copyfile(src, tmp)
             shutil.copymode(src, tmp)
 
 
-def install_all(pairs: list[tuple[Path, Path]], *, force: bool = False, option: str = "--out") -> None:
+def install_all(pairs: list[tuple[Path, Path]], *, replace: bool = False, option: str = "--out") -> None:
     """Install several files as one: under a lock on their folder (concurrent archspec runs install
-    one after the other), all or, without `force`, none (those installed are removed again when a
+    one after the other), all or, without `replace`, none (those installed are removed again when a
     later one finds its target taken)."""
     folder = pairs[0][1].parent if str(pairs[0][1].parent) else Path(".")
     with _folder_lock(folder):
         done: list[Path] = []
         try:
             for src, dst in pairs:
-                install(src, dst, force=force, option=option)
+                install(src, dst, replace=replace, option=option)
                 done.append(dst)
         except BaseException:
-            if not force:
+            if not replace:
                 for dst in done:
                     with contextlib.suppress(OSError):
                         os.unlink(dst)
@@ -492,6 +493,6 @@ def _appeared(dst: Path, option: str) -> SpecError:
 
 def write_text(path: str | Path, text: str, force: bool = False, option: str = "--out") -> Path:
     p = check_target(path, force, option)
-    with atomic_path(p, force=force, option=option) as tmp:
+    with atomic_path(p, replace=force, option=option) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return p

@@ -274,5 +274,5 @@ def write_pngs(images: Iterable[tuple[Image.Image, Path]], force: bool = False) 
 
     with ExitStack() as stack:
         for img, path in images:
-            tmp = stack.enter_context(atomic_path(path, suffix=".png", force=force))
+            tmp = stack.enter_context(atomic_path(path, suffix=".png", replace=force))
             img.save(tmp, format="PNG")

@@ -279,7 +279,7 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
             manifest_tmp.write_text(json.dumps(report.manifest, indent=2, default=str) + "\n", encoding="utf-8")
         except OSError as e:
             raise (output_error(e, manifest_path) or e) from None
-        install_all([(produced, artifact), (manifest_tmp, manifest_path)], force=force)
+        install_all([(produced, artifact), (manifest_tmp, manifest_path)], replace=force)
     return report
 
 

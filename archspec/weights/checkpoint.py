@@ -354,7 +354,7 @@ def write_checkpoint(arrays: dict[str, Any], path: str | Path, *, force: bool = 
 
     crc = 0
     total = 0
-    with atomic_path(p, suffix=".ckpt", force=force, option=option) as tmp:
+    with atomic_path(p, suffix=".ckpt", replace=force, option=option) as tmp:
         with open(tmp, "wb") as f:
             for name, value in arrays.items():
                 arr = value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)

@@ -68,7 +68,7 @@ def test_a_symlink_that_appears_before_the_final_rename_is_not_replaced(tmp_path
     out = tmp_path / "out.txt"
     out.write_text("old")
     with pytest.raises(SpecError, match="symbolic link"):
-        with atomic_path(out, force=True) as tmp:
+        with atomic_path(out) as tmp:
             tmp.write_text("new")
             out.unlink()
             os.symlink(real, out)  # swapped in while the run was writing
@@ -101,7 +101,7 @@ def test_export_out_a_device_writes_nothing_beside_it(tmp_path):
 def test_a_file_created_during_the_run_is_kept(tmp_path):
     out = tmp_path / "out.txt"
     with pytest.raises(SpecError, match="created by another process") as info:
-        with atomic_path(out) as tmp:
+        with atomic_path(out, replace=False) as tmp:
             tmp.write_text("mine")
             out.write_text("theirs")
     assert info.value.loc.file == "--out" and "--force" in info.value.hint
@@ -115,7 +115,7 @@ def test_two_concurrent_writers_one_wins_whole(tmp_path):
 
     def writer(name: str) -> None:
         try:
-            with atomic_path(out) as tmp:
+            with atomic_path(out, replace=False) as tmp:
                 tmp.write_bytes(name.encode() * 100_000)
                 both_written.wait(5)  # both checked and staged before either installs
             results[name] = "ok"

@@ -307,7 +307,8 @@ def test_nan_weights_are_refused_at_import_by_their_source_names(tiny, tmp_path)
     assert report.written == report.total
 
 
-@pytest.mark.parametrize("command", [["build"], ["export"], ["predict"], ["profile"], ["weights", "import"]])
+@pytest.mark.parametrize("command", [["build"], ["export"], ["predict"], ["profile"], ["weights", "import"], ["train"],
+                                     ["eval"]])
 def test_every_command_that_loads_weights_has_allow_nonfinite(command):
     from archspec.cli import app
 
