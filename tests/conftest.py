@@ -122,6 +122,20 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
+def peak_rss_growth_mb(fn):
+    """(how far the process's peak resident memory rose while `fn` ran, in MB; what fn returned).
+    Linux: the high-water mark (VmHWM) is reset first through /proc/self/clear_refs."""
+    def hwm() -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) // 1024
+
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = hwm()
+    result = fn()
+    return hwm() - before, result
+
+
 @pytest.fixture(scope="module")
 def ms():
     """MindSpore on CPU in PYNATIVE mode, seeded (skips when MindSpore is not installed)."""

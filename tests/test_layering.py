@@ -2,7 +2,7 @@
 `if TYPE_CHECKING:` imports, which never run, do not).
 
 Layers, lowest first; a module may import its own package and anything lower, never higher:
-  errors, files, progress, the package root (`__version__`)
+  errors, files, limits, progress, the package root (`__version__`)
   ops < spec < graph < lower < runtime < weights < prediction, profiling, data, training < api < cli
 MindSpore is imported only by the lowering (`lower/`, the ops' lowering functions and their Cells),
 `runtime/`, the worker processes and the modules that must touch tensors (listed below).
@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PKG = REPO / "archspec"
-BASE = {"errors", "files", "progress", "__init__", "__main__", "version"}
+BASE = {"errors", "files", "limits", "progress", "__init__", "__main__", "version"}
 RANK = {"ops": 1, "spec": 2, "graph": 3, "lower": 4, "runtime": 5, "weights": 6, "prediction": 7, "profiling": 7,
         "data": 7, "training": 7, "api": 8, "cli": 9}
 # Where MindSpore may be imported, and why (a path prefix under archspec/).

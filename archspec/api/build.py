@@ -26,11 +26,12 @@ class BuildResult:
 
 def build(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None, input_shapes: InputShapes = None,
           allow_outside_imports: bool = False, weights: str | Path | None = None, allow_partial: bool = False,
-          save_ckpt: str | Path | None = None, force: bool = False, device: str = "CPU", isa_fix: bool = True,
+          allow_nonfinite: bool = False, save_ckpt: str | Path | None = None, force: bool = False, device: str = "CPU", isa_fix: bool = True,
           options: Mapping[str, str] | None = None, on_event: Event | None = None) -> BuildResult:
     """Resolve `spec` and lower it to a `SpecNet` (every conv-BN-act triple one nn.Conv2dBnAct).
 
-    `weights`: a MindSpore checkpoint loaded by parameter name (strict unless `allow_partial`);
+    `weights`: a MindSpore checkpoint loaded by parameter name (strict unless `allow_partial`; NaN or
+    inf values refused unless `allow_nonfinite`);
     `save_ckpt`: write the weights (as initialized or loaded) to a checkpoint. `options`: lowering
     choices such as {"upsample.bilinear": "matmul"}. The process is set up for `device` in
     PYNATIVE mode (`archspec.runtime.host.setup`). Raises SpecError for user mistakes.
@@ -59,7 +60,7 @@ def build(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None, input_s
         from archspec.weights.checkpoint import load_weights
 
         with stage(emit, "weights", "loading weights", timings, "load_weights"):
-            result.weights = load_weights(net, weights, allow_partial=allow_partial)
+            result.weights = load_weights(net, weights, allow_partial=allow_partial, allow_nonfinite=allow_nonfinite)
     if save_ckpt is not None:
         from archspec.weights.checkpoint import save_weights
 

@@ -58,7 +58,7 @@ def _size(value, what: str) -> tuple[int, int] | None:
 def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str, Any] | None = None,
              layout: str | None = None, size=None, batch: int = 1, out=None, crop_pct: float = 0.875,
              ignore_index: int = 255, workers: int = 1, device: str = "CPU", mode: str = "graph",
-             on_event: Callable | None = None) -> EvalReport:
+             allow_nonfinite: bool = False, on_event: Callable | None = None) -> EvalReport:
     import archspec
     from archspec.data.layouts import class_names, detect_layout, open_split
     from archspec.data.loader import Task
@@ -118,7 +118,7 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     emit("stage", name="eval", label=f"evaluating {loaded.name} on {split}", total=len(the_split))
     emit("phase", name="eval", text=f"building the network at {eval_size[0]}x{eval_size[1]}")
     ev = Evaluator(loaded, the_split, the_task, eval_size, batch, workers)
-    summary = load_weights(ev.net, wpath).summary()
+    summary = load_weights(ev.net, wpath, allow_nonfinite=allow_nonfinite).summary()
     emit("phase", name="eval", text=f"{len(the_split)} images")
     result = ev.run(lambda n: emit("advance", name="eval", n=n))
     report = EvalReport(spec=loaded.name, weights=str(wpath), data=str(root), split=split, task=task,

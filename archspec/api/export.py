@@ -10,7 +10,7 @@ from archspec.api.common import Event, InputShapes, SpecLike, existing_file, gra
 def export(spec: SpecLike, fmt: str = "mindir", out: str | Path | None = None, *,
            overrides: Mapping[str, Any] | None = None, input_shapes: InputShapes = None,
            allow_outside_imports: bool = False, fold_bn: bool = True, weights: str | Path | None = None,
-           allow_partial: bool = False, device: str = "CPU", seed: int = 0, verify: bool = True, force: bool = False,
+           allow_partial: bool = False, allow_nonfinite: bool = False, device: str = "CPU", seed: int = 0, verify: bool = True, force: bool = False,
            isa_fix: bool = True, argmax: bool = False, on_event: Event | None = None):
     """Export `spec`'s model to `fmt` at `out` (default `<spec name>.<format>` in the current folder),
     BatchNorm folded unless `fold_bn=False`, with a manifest at `<out>.json`; `argmax=True` makes the
@@ -60,7 +60,7 @@ def export(spec: SpecLike, fmt: str = "mindir", out: str | Path | None = None, *
         from archspec.weights.checkpoint import load_weights
 
         with stage(emit, "weights", "loading weights", timings, "load_weights"):
-            weights_report = load_weights(net, weights, allow_partial=allow_partial)
+            weights_report = load_weights(net, weights, allow_partial=allow_partial, allow_nonfinite=allow_nonfinite)
     from archspec.runtime.export import export as export_net
 
     report = export_net(graph, net, fmt, artifact, spec=loaded, fold=fold_bn, weights_source=weights,

@@ -38,7 +38,8 @@ class PredictResult:
 def predict(spec: SpecLike, images: Sequence[str | Path], *, weights: str | Path | None = None,
             random_weights: bool = False, out_dir: str | Path = "predictions",
             overrides: Mapping[str, Any] | None = None, input_shapes: InputShapes = None,
-            allow_outside_imports: bool = False, allow_partial: bool = False, device: str = "CPU",
+            allow_outside_imports: bool = False, allow_partial: bool = False, allow_nonfinite: bool = False,
+            device: str = "CPU",
             isa_fix: bool = True, alpha: float = 0.5, force: bool = False,
             on_event: Event | None = None) -> PredictResult:
     """Preprocess `images` as the spec says, run the model in GRAPH mode in its deployed form
@@ -87,7 +88,8 @@ def predict(spec: SpecLike, images: Sequence[str | Path], *, weights: str | Path
         if weights is not None:
             from archspec.weights.checkpoint import load_weights
 
-            weights_text = load_weights(net, weights, allow_partial=allow_partial).summary()
+            weights_text = load_weights(net, weights, allow_partial=allow_partial,
+                                            allow_nonfinite=allow_nonfinite).summary()
         else:
             weights_text = "RANDOM weights (--random-weights): the masks and overlays mean nothing"
         # the deployed form: the same numbers to float32 rounding, a smaller graph
@@ -108,7 +110,7 @@ def predict(spec: SpecLike, images: Sequence[str | Path], *, weights: str | Path
         for (path, (mask_path, overlay_path)), (img, mask) in zip(zip(paths, targets),
                                                                   predict_masks(net, task, opened)):
             write_pngs([(mask_image(mask, labels), mask_path),
-                        (overlay_image(img, mask, labels, alpha), overlay_path)])
+                        (overlay_image(img, mask, labels, alpha), overlay_path)], force=force)
             shares = [(labels.labels[k].name, share) for k, share in class_shares(mask, len(labels))]
             result.images.append(ImagePrediction(path, img.size, mask_path, overlay_path, shares))
             emit("advance", name="predict", n=1)

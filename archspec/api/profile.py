@@ -45,7 +45,7 @@ class ProfileReport:
 def profile(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None, input_shapes: InputShapes = None,
             allow_outside_imports: bool = False, modes: str | Sequence[str] = "pynative,graph,graph-fold,mindir",
             device: str = "CPU", jit_level: str | None = None, iters: int = 10, warmup: int = 2, seed: int = 0,
-            weights: str | Path | None = None, isa_fix: bool = True, ops: bool = False, top: int = 15,
+            weights: str | Path | None = None, allow_nonfinite: bool = False, isa_fix: bool = True, ops: bool = False, top: int = 15,
             trace_dir: str | Path | None = None, ops_replay: bool = False, timeout: float | None = None,
             on_event: Event | None = None) -> ProfileReport:
     """Time `spec`'s model in each mode (pynative, graph, graph-fold, mindir), each in its own process
@@ -63,7 +63,8 @@ def profile(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None, input
                         Location("SPEC"), hint="pass the spec's path")
     req = ProfileRequest(spec=spec_path, modes=parse_modes(modes if isinstance(modes, str) else ",".join(modes)),
                          device=device, jit_level=jit_level, iters=iters, warmup=warmup, seed=seed,
-                         weights=str(weights) if weights else None, isa_fix=isa_fix, ops=ops, top=top,
+                         weights=str(weights) if weights else None, allow_nonfinite=allow_nonfinite,
+                         isa_fix=isa_fix, ops=ops, top=top,
                          trace_dir=str(trace_dir) if trace_dir else None, ops_replay=ops_replay, timeout=timeout,
                          allow_outside_imports=allow_outside_imports)
     check_request(req)  # bad arguments fail here, before the spec is even loaded

@@ -123,7 +123,7 @@ def _run_folder(out: str | Path | None, spec_name: str, check: bool) -> Path:
 
 def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 1, overrides=None,
              layout: str | None = None, train_split: str = "train", val_split: str | None = "val",
-             device: str = "CPU", mode: str = "graph", rank: int = 0) -> Plan:
+             device: str = "CPU", mode: str = "graph", rank: int = 0, allow_nonfinite: bool = False) -> Plan:
     """Every check of a new run; the Plan (not yet written)."""
     import archspec
     from archspec.data.layouts import detect_layout, open_split
@@ -197,7 +197,8 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
         val_split=val.name if val is not None else None, n_train=len(train), classes=list(classes),
         num_classes=num_classes, task=task, recipe_source=recipe_path, recipe=r.values(),
         recipe_overrides=dict(recipe_over), total_steps=r.total_steps(len(train)), eval_size=eval_size,
-        out=str(folder), weights=weights, device=device, mode=mode, workers=workers, notes=notes)
+        out=str(folder), weights=weights, allow_nonfinite=allow_nonfinite, device=device, mode=mode, workers=workers,
+        notes=notes)
 
 
 def resume_plan(run: str | Path, spec=None, overrides=None, workers: int | None = None) -> Plan:
@@ -234,7 +235,7 @@ def resume_plan(run: str | Path, spec=None, overrides=None, workers: int | None 
 
 def train(spec, data=None, recipe=None, weights=None, out=None, resume=None, workers: int = 1,
           overrides: Mapping[str, Any] | None = None, *, layout: str | None = None, train_split: str = "train",
-          val_split: str | None = "val", device: str = "CPU", mode: str = "graph",
+          val_split: str | None = "val", device: str = "CPU", mode: str = "graph", allow_nonfinite: bool = False,
           on_event: Callable | None = None) -> TrainReport:
     """Train `spec` on the dataset folder `data`; see the module docstring. Returns a TrainReport."""
     from archspec.training import launch
@@ -259,7 +260,7 @@ def train(spec, data=None, recipe=None, weights=None, out=None, resume=None, wor
             raise SpecError("no dataset given", Location("--data"), hint="pass the dataset folder: --data DIR")
         plan = plan_run(spec, data, recipe, weights=weights, out=out, workers=world if distributed else workers,
                         overrides=overrides, layout=layout, train_split=train_split, val_split=val_split,
-                        device=device, mode=mode, rank=rank)
+                        device=device, mode=mode, rank=rank, allow_nonfinite=allow_nonfinite)
     folder = Path(plan.out)
     if rank == 0:
         folder.mkdir(parents=True, exist_ok=True)

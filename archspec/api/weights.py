@@ -29,7 +29,8 @@ class WeightListing:
 
 def import_weights(spec: SpecLike, source: str | Path, out: str | Path | None, *,
                    map_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-                   allow_outside_imports: bool = False, force: bool = False, allow_partial: bool = False):
+                   allow_outside_imports: bool = False, force: bool = False, allow_partial: bool = False,
+                   allow_nonfinite: bool = False):
     """Rename `source`'s tensors (PyTorch, safetensors, npz, another .ckpt) onto `spec`'s parameter
     names by a weight map, check every name and shape, and write a MindSpore checkpoint to `out`
     (`out=None` checks and writes nothing). Returns an `ImportReport`; see `archspec.weights.importer`."""
@@ -39,14 +40,15 @@ def import_weights(spec: SpecLike, source: str | Path, out: str | Path | None, *
     if out is not None:
         check_target(out, force, "--out")  # before the slow part
     _, graph = graph_of(spec, overrides, allow_outside_imports=allow_outside_imports)
-    return import_into(graph, source, out, map_path=map_path, force=force, allow_partial=allow_partial)
+    return import_into(graph, source, out, map_path=map_path, force=force, allow_partial=allow_partial,
+                       allow_nonfinite=allow_nonfinite)
 
 
 def show_weights(path: str | Path, grep: str | None = None) -> WeightListing:
-    """List a weight file's tensors (name, shape, dtype), optionally only names containing `grep`."""
-    from archspec.weights.sources import read_source
+    """List a weight file's tensors (name, shape, dtype), optionally only names containing `grep`.
+    Only the file's headers are read (a PyTorch zip file is mapped): no tensor is materialised."""
+    from archspec.weights.sources import list_source
 
-    arrays, notes = read_source(path)
-    tensors = [(name, tuple(int(d) for d in a.shape), str(a.dtype)) for name, a in arrays.items()
-               if not grep or grep in name]
+    found, notes = list_source(path)
+    tensors = [(name, shape, dtype) for name, shape, dtype in found if not grep or grep in name]
     return WeightListing(Path(path), tensors, notes)

@@ -27,14 +27,24 @@ err = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per erro
 _state = {"debug": False}
 
 
+# Bidirectional-text controls reorder what the terminal shows (a name can look like another one).
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _unsafe(c: str) -> bool:
+    o = ord(c)
+    return (o < 32 and c not in "\n\t") or 127 <= o < 160 or c in _BIDI
+
+
 def esc(text: object) -> str:
-    """User text made safe for the terminal: rich markup escaped, control characters shown as \\xNN."""
+    """User text made safe for the terminal: rich markup escaped; C0 and C1 control characters
+    (ESC, BEL, the one-byte CSI: terminal escape sequences such as window-title and clipboard
+    writes) and bidirectional-text controls shown as \\xNN / \\uNNNN."""
     from rich.markup import escape
 
     s = str(text)
-    if any(ord(c) < 32 and c not in "\n\t" or 127 <= ord(c) < 160 for c in s):
-        s = "".join(c if (ord(c) >= 32 and not 127 <= ord(c) < 160) or c in "\n\t" else f"\\x{ord(c):02x}"
-                    for c in s)
+    if any(_unsafe(c) for c in s):
+        s = "".join((f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}") if _unsafe(c) else c for c in s)
     return escape(s)
 
 

@@ -19,6 +19,7 @@ def build(
     input_shape: Optional[List[str]] = opt.InputShape,
     weights: Optional[Path] = opt.Weights,
     allow_partial: bool = opt.AllowPartial,
+    allow_nonfinite: bool = opt.AllowNonfinite,
     save_ckpt: Optional[Path] = typer.Option(None, "--save-ckpt", metavar="PATH",
                                              help="Write the network's weights (as initialized, or as loaded by "
                                                   "--weights) to a MindSpore checkpoint (.ckpt)."),
@@ -35,8 +36,8 @@ def build(
 
     with Progress(not as_json) as progress:
         r = build_net(spec, **opt.spec_inputs(set_, input_shape, allow_outside_imports), weights=weights,
-                      allow_partial=allow_partial, save_ckpt=save_ckpt, force=force, device=device.value,
-                      isa_fix=not no_isa_fix, on_event=progress.event)
+                      allow_partial=allow_partial, allow_nonfinite=allow_nonfinite, save_ckpt=save_ckpt, force=force,
+                      device=device.value, isa_fix=not no_isa_fix, on_event=progress.event)
     g = r.graph
     weight_lines = _weight_lines(r)
     if as_json:

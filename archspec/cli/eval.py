@@ -29,6 +29,7 @@ def eval_(
                                                                  "detected)."),
     set_: Optional[List[str]] = opt.Set,
     device: opt.DeviceName = opt.Device,
+    allow_nonfinite: bool = opt.AllowNonfinite,
     as_json: bool = opt.Json,
 ) -> None:
     """Evaluate SPEC with trained weights on a split, at any input size: mIoU over the classes present,
@@ -38,7 +39,8 @@ def eval_(
 
     with Progress(not as_json) as progress:
         r = evaluate(spec, weights, data, split, overrides=opt.overrides(set_), layout=layout,
-                     size=_size(size), batch=batch, out=out, device=device.value, on_event=progress.event)
+                     size=_size(size), batch=batch, out=out, device=device.value, allow_nonfinite=allow_nonfinite,
+                     on_event=progress.event)
     if as_json:
         print_json(r)
         return

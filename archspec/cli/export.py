@@ -26,6 +26,7 @@ def export_command(
                                      "of the first output, N x H x W) instead of the class scores."),
     weights: Optional[Path] = opt.Weights,
     allow_partial: bool = opt.AllowPartial,
+    allow_nonfinite: bool = opt.AllowNonfinite,
     set_: Optional[List[str]] = opt.Set,
     input_shape: Optional[List[str]] = opt.InputShape,
     force: bool = opt.Force,
@@ -45,7 +46,8 @@ def export_command(
     try:
         with Progress(not as_json) as progress:
             r = export(spec, format_, out_path, **opt.spec_inputs(set_, input_shape, allow_outside_imports),
-                       fold_bn=fold_bn, weights=weights, allow_partial=allow_partial, device=device.value, seed=seed,
+                       fold_bn=fold_bn, weights=weights, allow_partial=allow_partial,
+                       allow_nonfinite=allow_nonfinite, device=device.value, seed=seed,
                        verify=verify, force=force, isa_fix=not no_isa_fix, argmax=argmax, on_event=progress.event)
     except VerificationError as e:
         err.print(f"[red]{esc(e)}[/red]")

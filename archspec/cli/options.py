@@ -42,6 +42,9 @@ Weights = typer.Option(None, "--weights", "-w", metavar="CKPT",
 AllowPartial = typer.Option(False, "--allow-partial",
                             help="With --weights: load the parameters that fit, keep the others as initialized and "
                                  "list them (e.g. for a new number of classes).")
+AllowNonfinite = typer.Option(False, "--allow-nonfinite",
+                              help="Load weights even if some hold NaN or infinite values (refused by default: the "
+                                   "outputs would mean nothing).")
 Force = typer.Option(False, "--force", help="Overwrite existing output files.")
 Json = typer.Option(False, "--json", help="Print the result as JSON on stdout instead of tables.")
 Device = typer.Option(DeviceName.CPU, "--device", case_sensitive=False, help="The device to run on.")

@@ -27,6 +27,7 @@ def predict(
     set_: Optional[List[str]] = opt.Set,
     input_shape: Optional[List[str]] = opt.InputShape,
     allow_partial: bool = opt.AllowPartial,
+    allow_nonfinite: bool = opt.AllowNonfinite,
     no_isa_fix: bool = opt.NoIsaFix,
     alpha: float = typer.Option(0.5, "--alpha", help="Opacity of the class colours in the overlay (0..1)."),
     force: bool = opt.Force,
@@ -40,7 +41,7 @@ def predict(
     with Progress(not as_json) as progress:
         r = run_predict(spec, images, weights=weights, random_weights=random_weights, out_dir=out_dir,
                         **opt.spec_inputs(set_, input_shape, allow_outside_imports), allow_partial=allow_partial,
-                        device=device.value, isa_fix=not no_isa_fix, alpha=alpha, force=force,
+                        allow_nonfinite=allow_nonfinite, device=device.value, isa_fix=not no_isa_fix, alpha=alpha, force=force,
                         on_event=progress.event)
     if as_json:
         print_json(r)

@@ -19,6 +19,7 @@ def profile(
     input_shape: Optional[List[str]] = opt.InputShape,
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", metavar="CKPT",
                                            help="Weights to load (default: random, seeded, identical in every mode)."),
+    allow_nonfinite: bool = opt.AllowNonfinite,
     modes: str = typer.Option("pynative,graph,graph-fold,mindir", "--modes", metavar="MODE,...",
                               help="Modes to run, each in its own process: pynative, graph, graph-fold (BN folded "
                                    "into conv weights), mindir (exported and reloaded as nn.GraphCell). The first is "
@@ -50,7 +51,7 @@ def profile(
         with Progress() as progress:
             report = run_profile(spec, **opt.spec_inputs(set_, input_shape, allow_outside_imports), modes=modes,
                                  device=device.value, jit_level=jit_level.value, iters=iters, warmup=warmup, seed=seed,
-                                 weights=weights, isa_fix=not no_isa_fix, ops=ops, top=top, trace_dir=trace,
+                                 weights=weights, allow_nonfinite=allow_nonfinite, isa_fix=not no_isa_fix, ops=ops, top=top, trace_dir=trace,
                                  ops_replay=ops_replay, timeout=timeout, on_event=progress.event)
     except WorkerFailed as e:
         err.print(f"[red]error:[/red] {esc(e)}")

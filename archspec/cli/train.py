@@ -57,6 +57,7 @@ def train(
     val_split: str = typer.Option("val", "--val-split", help="The split evaluated during training ('' for none)."),
     device: opt.DeviceName = opt.Device,
     pynative: bool = typer.Option(False, "--pynative", help="Run the steps op by op instead of compiled."),
+    allow_nonfinite: bool = opt.AllowNonfinite,
     as_json: bool = opt.Json,
 ) -> None:
     """Train SPEC on a dataset with a recipe: GRAPH-mode steps, log.jsonl and curves.png in the run
@@ -67,7 +68,7 @@ def train(
         r = run_train(spec, data, recipe, weights=weights, out=out, resume=resume, workers=workers,
                       overrides=opt.overrides(set_), layout=layout, train_split=train_split,
                       val_split=val_split or None, device=device.value, mode="pynative" if pynative else "graph",
-                      on_event=progress.event)
+                      allow_nonfinite=allow_nonfinite, on_event=progress.event)
     if as_json:
         print_json(r)
         return

@@ -35,6 +35,7 @@ def import_(
         False, "--allow-partial",
         help="Write the tensors that fit and report the rest (e.g. a backbone, or a head with another number of "
              "classes) instead of failing."),
+    allow_nonfinite: bool = opt.AllowNonfinite,
     as_json: bool = opt.Json,
     allow_outside_imports: bool = opt.Outside,
 ) -> None:
@@ -43,7 +44,8 @@ def import_(
     from archspec.api import import_weights
 
     report = import_weights(spec, source, out_path, map_path=map_path, overrides=opt.overrides(set_),
-                            allow_outside_imports=allow_outside_imports, force=force, allow_partial=allow_partial)
+                            allow_outside_imports=allow_outside_imports, force=force, allow_partial=allow_partial,
+                            allow_nonfinite=allow_nonfinite)
     if as_json:
         print_json(report)
         return

@@ -70,14 +70,14 @@ def write_graph(graph: Graph, path: str | Path, force: bool = False) -> Path:
     check_target(p, force)
     text = to_dot(graph)
     if suffix in (".dot", ".gv"):
-        with atomic_path(p) as tmp:
+        with atomic_path(p, replace=force) as tmp:
             tmp.write_text(text, encoding="utf-8")
         return p
     dot = shutil.which("dot")
     if dot is None:
         raise SpecError(f"drawing {suffix} needs Graphviz's 'dot' program, which is not installed", Location("--out"),
                         hint="install Graphviz (apt-get install graphviz, brew install graphviz) or write a .dot file")
-    with atomic_path(p) as tmp:
+    with atomic_path(p, replace=force) as tmp:
         run = subprocess.run([dot, f"-T{RENDERED[suffix]}", "-o", str(tmp)], input=text, text=True,
                              capture_output=True, timeout=300)
         if run.returncode != 0:

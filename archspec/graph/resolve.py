@@ -9,6 +9,7 @@ from typing import Any, Mapping, NamedTuple
 
 from pydantic import ValidationError
 
+from archspec import limits
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
 from archspec.graph.ir import Graph, Node, Shape
 from archspec.ops import registry
@@ -19,8 +20,6 @@ from archspec.spec.params import evaluate_params
 from archspec.spec.schema import NODE_KEYS
 from archspec.spec.yamlsrc import SList, SMap
 
-MAX_NODES = 20_000  # bound on the expanded graph (repeats of repeats can multiply)
-MAX_BLOCK_DEPTH = 32
 _NO_INPUT = "\0no input"  # an input that could not be named (already reported)
 
 
@@ -62,7 +61,13 @@ class _Scope:
 
 def resolve(spec: Spec, input_shapes: Mapping[str, Shape] | None = None) -> Graph:
     r = _Resolver(spec)
-    return r.run(dict(input_shapes or {}))
+    with expr.budget():
+        try:
+            return r.run(dict(input_shapes or {}))
+        except limits.LimitError as e:  # a bound was reached: report it (and what came before), stop
+            r.sink.add(e)
+            r.sink.raise_if_any()
+            raise
 
 
 class _Resolver:
@@ -73,6 +78,8 @@ class _Resolver:
         self.shapes: dict[str, Shape] = {}
         self.names: set[str] = set()
         self.removed: dict[str, Location] = {}  # ids removed by `patch: {id: null}` -> where
+        self.expanded = 0  # entries expanded so far: repetitions and block instances, skipped ones too
+        self.total_params = 0
 
     # -- top level ---------------------------------------------------------------------------
     def run(self, input_shapes: dict[str, Shape]) -> Graph:
@@ -104,11 +111,13 @@ class _Resolver:
             try:
                 dims = [expr.render(d, spec.values) for d in raw]
             except expr.ExprError as e:
-                self.sink.add(SpecError(e.message, loc, path, e.hint))
+                self.sink.add(e.at(loc, path))
                 continue
             if not dims or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
                 self.sink.add(SpecError(f"input '{name}' must be a list of positive integers (NCHW), got {dims}",
                                         loc, path))
+                continue
+            if not self.small_enough(dims, f"input '{name}'", loc, path):
                 continue
             out[name] = tuple(dims)
         for name, shape in overrides.items():
@@ -120,8 +129,22 @@ class _Resolver:
                 self.sink.add(SpecError(f"input shape must be positive integers, got {list(shape)}",
                                         Location("--input-shape"), f"input.{name}"))
                 continue
+            if not self.small_enough(shape, f"input '{name}'", Location("--input-shape"), f"input.{name}"):
+                continue
             out[name] = tuple(int(d) for d in shape)
         return out
+
+    def small_enough(self, shape, what: str, loc: Location | None, path: str) -> bool:
+        """False (and a positioned error) for a tensor of more than `limits.TENSOR_ELEMENTS` elements."""
+        n = 1
+        for d in shape:
+            n *= int(d)
+        if n <= limits.TENSOR_ELEMENTS:
+            return True
+        self.sink.add(SpecError(f"{what} would have {n:,} elements {list(shape)}; the limit for one tensor is "
+                                f"{limits.TENSOR_ELEMENTS:,}", loc, path,
+                                "use a smaller input size (--input-shape), or fewer channels"))
+        return False
 
     def outputs(self, ids: dict[str, str | None]) -> list[str]:
         spec = self.spec
@@ -303,9 +326,20 @@ class _Resolver:
         return order  # the nodes outside the cycle (and not behind it) are still checked
 
     # -- one entry ---------------------------------------------------------------------------
+    def expand_one(self, e: SMap, shown: str, n: int = 1) -> None:
+        """Count `n` more expanded entries; a LimitError past `limits.EXPANSIONS` (entries that make no
+        node, such as `when: false` inside a repeated block, cost time too)."""
+        self.expanded += n
+        if self.expanded > limits.EXPANSIONS:
+            loc = e.value_loc("repeat") if "repeat" in e else e.loc
+            raise limits.LimitError(f"the graph expands to more than {limits.EXPANSIONS:,} entries (repetitions and "
+                                    "block instances, skipped ones included)", loc, shown,
+                                    "check repeat counts and nested blocks")
+
     def entry(self, e: SMap, i: int, eid: str, refs, values: dict, sc: _Scope) -> str | None:
         where = f"{sc.path}[{i}]"
         shown = f"{where} (id: {e['id']})" if e.get("id") else where
+        self.expand_one(e, shown)
         in_names = [values.get(r.name) for r in refs if r.name in values]
         if len(in_names) != len(refs) or any(v is None for v in in_names):
             self.static_check(e, sc, shown)  # an upstream error was reported; check what needs no input
@@ -329,13 +363,19 @@ class _Resolver:
                                     f"{shown}.repeat")
                 if reps == 0:
                     return self.passthrough(inputs, e, shown)
+                if self.expanded + reps > limits.EXPANSIONS:
+                    self.expand_one(e, shown, reps)  # fails now, not after hours of repetitions
             name = sc.prefix + eid
             if reps is None:
                 return self.instance(e, name, inputs, extra, sc, shown, first=False)
             out = inputs
             for r in range(reps):
+                if r:
+                    self.expand_one(e, shown)
                 out = [self.instance(e, f"{name}.{r}", out, extra, sc, shown, first=(r == 0), rep=r)]
             return out[0]
+        except limits.LimitError:
+            raise
         except SpecError as err:
             self.sink.add(err)
         except _Failed:
@@ -396,16 +436,19 @@ class _Resolver:
         try:
             return expr.render(raw, scope)
         except expr.ExprError as err:
-            hint = err.hint
             if err.message == "unknown name 'rep'":
-                hint = "rep, the repetition index, exists in the arguments of an entry with repeat: (not in its when:)"
-            raise SpecError(err.message, loc, path, hint) from None
+                err.hint = "rep, the repetition index, exists in the arguments of an entry with repeat: (not in its when:)"
+            raise err.at(loc, path) from None
 
     def instance(self, e: SMap, name: str, inputs: list[str], extra: dict[str, str], sc: _Scope, shown: str,
                  first: bool, rep: int | None = None) -> str:
-        if len(self.nodes) >= MAX_NODES:
-            raise SpecError(f"the graph expands to more than {MAX_NODES} nodes", e.loc, shown,
-                            "check repeat counts and nested blocks")
+        if len(self.nodes) >= limits.GRAPH_NODES:
+            raise limits.LimitError(f"the graph expands to more than {limits.GRAPH_NODES:,} nodes", e.loc, shown,
+                                    "check repeat counts and nested blocks")
+        if len(name) > limits.NAME_CHARS:
+            raise limits.LimitError(f"node name '{name[:60]}...' has {len(name):,} characters; the limit is "
+                                    f"{limits.NAME_CHARS:,} (block instance names and ids, dotted)", e.loc, shown,
+                                    "use shorter ids, or nest blocks less deeply")
         args = self.collect_args(e, sc, shown, first)
         if e.get("op") is not None:
             return self.op_node(e, e["op"], name, inputs, extra, args, sc, shown, rep)
@@ -456,6 +499,9 @@ class _Resolver:
             model = opdef.complete(model, in_shapes)
             shape = tuple(opdef.infer(model, in_shapes))
             params, macs = opdef.cost(model, in_shapes, shape)
+        except (OverflowError, ValueError) as err:  # e.g. a huge finite scale: sizes beyond any float
+            raise SpecError(f"op '{op}': its arguments give sizes too large to compute ({err})", e.loc,
+                            shown + self.where(sc), "check scale, size and stride arguments") from None
         except ShapeError as err:
             a = args.get(err.arg) if err.arg else None
             message = err.message.format(**{f"in{j}": n for j, n in enumerate(inputs)})
@@ -463,6 +509,7 @@ class _Resolver:
             raise SpecError(message, a.loc if a else e.loc, (a.path if a else shown) + self.where(sc), hint) from None
         if name in self.names:
             raise SpecError(f"two nodes are both named '{name}'", e.loc, shown, "rename one of them")
+        self.bound_sizes(op, model, shape, int(params), e, shown + self.where(sc))
         self.names.add(name)
         node = Node(name=name, op=op, args=model, inputs=list(inputs),
                     in_shapes=in_shapes, shape=shape, params=int(params), macs=int(macs),
@@ -470,6 +517,22 @@ class _Resolver:
         self.nodes.append(node)
         self.shapes[name] = shape
         return name
+
+    def bound_sizes(self, op: str, model, shape: Shape, params: int, e: SMap, shown: str) -> None:
+        """A node's output is at most `limits.TENSOR_ELEMENTS` elements, the graph's parameters at most
+        `limits.GRAPH_PARAMS` (LimitErrors at the node that goes over)."""
+        n = 1
+        for d in shape:
+            n *= int(d)
+        if n > limits.TENSOR_ELEMENTS:
+            raise limits.LimitError(f"op '{op}' gives a tensor of {n:,} elements {list(shape)}; the limit for one "
+                                    f"tensor is {limits.TENSOR_ELEMENTS:,}", e.loc, shown,
+                                    "use a smaller input size (--input-shape), fewer channels or a smaller scale")
+        self.total_params += params
+        if self.total_params > limits.GRAPH_PARAMS:
+            raise limits.LimitError(f"the graph declares more than {limits.GRAPH_PARAMS:,} parameters ('{op}' adds "
+                                    f"{params:,})", e.loc, shown, "check out/channel counts: a model this size "
+                                    "cannot be built, saved or trained")
 
     def arg_errors(self, err: ValidationError, op: str, args: dict[str, _Arg], values: dict, e: SMap, sc: _Scope,
                    shown: str, keep=lambda sub: True) -> None:
@@ -513,9 +576,9 @@ class _Resolver:
             chain = " -> ".join((*sc.blocks[sc.blocks.index(block):], block))
             raise SpecError(f"block '{block}' uses itself ({chain})", e.value_loc("block"), f"{shown}.block",
                             "a block cannot contain itself, directly or through other blocks")
-        if sc.depth >= MAX_BLOCK_DEPTH:
-            raise SpecError(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (a block that uses itself?)",
-                            e.value_loc("block"), shown)
+        if sc.depth >= limits.BLOCK_DEPTH:
+            raise limits.LimitError(f"blocks nest deeper than {limits.BLOCK_DEPTH} levels (a block that uses "
+                                    "itself?)", e.value_loc("block"), shown)
         if len(inputs) != len(b.inputs):
             raise SpecError(f"block '{block}' takes {len(b.inputs)} input(s) ({', '.join(b.inputs)}), got {len(inputs)}",
                             e.value_loc("in") if "in" in e else e.loc, f"{shown}.in")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from archspec.ops.common import activation_export_check
+from archspec.ops.common import FiniteFloat, activation_export_check
 from archspec.ops.registry import Activation, OpArgs, OpDef, register
 
 ActName = get_args(Activation)[0]  # the Literal of registry.ACTIVATIONS, without None
@@ -16,7 +16,7 @@ ActName = get_args(Activation)[0]  # the Literal of registry.ACTIVATIONS, withou
 
 class ActArgs(OpArgs):
     fn: ActName
-    alpha: float = 0.01  # leakyrelu negative slope (PyTorch's default); ignored by the others
+    alpha: FiniteFloat = 0.01  # leakyrelu negative slope (PyTorch's default); ignored by the others
 
 
 def infer(a: ActArgs, in_shapes):

@@ -170,7 +170,9 @@ def avgpool_divisors(size: int, k: int, s: int, p: int, out: int, count_include_
 class AvgPool2d(nn.Cell):
     """PyTorch-exact average pooling: zero padding, 'valid' pooling (divides by k*k), then a
     constant per-position rescale where PyTorch divides by something else (count_include_pad=False
-    at borders, or ceil_mode windows that overhang the padding)."""
+    at borders, or ceil_mode windows that overhang the padding). PyTorch's divisor is a product of
+    a row and a column divisor, so the rescale is two vectors (one per axis), not a table of the
+    output's size (which at 30000x30000 would be gigabytes)."""
 
     def __init__(self, in_shape, k, s, p, out_hw, count_include_pad: bool) -> None:
         super().__init__()
@@ -181,18 +183,21 @@ class AvgPool2d(nn.Cell):
         self.has_pad = any(pads)
         self.pad = ConstPad2d(in_shape, pads, 0.0) if self.has_pad else None
         self.pool = nn.AvgPool2d(kernel_size=tuple(k), stride=tuple(s), pad_mode="valid")
-        dh = avgpool_divisors(h, k[0], s[0], p[0], out_hw[0], count_include_pad)
-        dw = avgpool_divisors(w, k[1], s[1], p[1], out_hw[1], count_include_pad)
-        rescale = (k[0] * k[1]) / np.outer(dh, dw)
-        self.has_rescale = not np.allclose(rescale, 1.0, rtol=0, atol=0)
-        self.rescale = Tensor(rescale[None, None].astype(np.float32)) if self.has_rescale else None
+        rows = k[0] / avgpool_divisors(h, k[0], s[0], p[0], out_hw[0], count_include_pad)
+        cols = k[1] / avgpool_divisors(w, k[1], s[1], p[1], out_hw[1], count_include_pad)
+        self.has_rows = bool((rows != 1.0).any())
+        self.has_cols = bool((cols != 1.0).any())
+        self.rows = Tensor(rows.reshape(1, 1, -1, 1).astype(np.float32)) if self.has_rows else None
+        self.cols = Tensor(cols.reshape(1, 1, 1, -1).astype(np.float32)) if self.has_cols else None
 
     def construct(self, x):
         if self.has_pad:
             x = self.pad(x)
         x = self.pool(x)
-        if self.has_rescale:
-            x = x * ops.cast(self.rescale, x.dtype)
+        if self.has_rows:
+            x = x * ops.cast(self.rows, x.dtype)
+        if self.has_cols:
+            x = x * ops.cast(self.cols, x.dtype)
         return x
 
 

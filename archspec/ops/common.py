@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Union
 
-from pydantic import BeforeValidator, Field
+from pydantic import AllowInfNan, BeforeValidator, Field
 
 from archspec.ops.registry import ShapeError
 
@@ -27,6 +27,15 @@ def _reject_bool(v):
     return v
 
 
+def _number(v):
+    if isinstance(v, bool):  # YAML's yes/no/on/off; pydantic would take True for 1.0
+        raise ValueError("expected a number, got a boolean")
+    return v
+
+
+# Every float argument of every op: nan and inf are never a slope, an epsilon, a momentum or a scale.
+FiniteFloat = Annotated[float, BeforeValidator(_number), AllowInfNan(False)]
+PosFiniteFloat = Annotated[float, BeforeValidator(_number), AllowInfNan(False), Field(gt=0)]
 WholeInt = Annotated[int, BeforeValidator(_reject_bool)]  # any integer, no booleans or floats
 PosInt = Annotated[int, BeforeValidator(_reject_bool), Field(gt=0)]
 NonNegInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=0)]

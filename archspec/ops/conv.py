@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import PositiveFloat, model_validator
+from pydantic import model_validator
 
-from archspec.ops.common import IntPair, NonNegPair, PosInt, activation_export_check, need_4d, pair, spatial_out
+from archspec.ops.common import (FiniteFloat, IntPair, NonNegPair, PosFiniteFloat, PosInt, activation_export_check,
+                                 need_4d, pair, spatial_out)
 from archspec.ops.registry import Activation, OpArgs, OpDef, Param, ParamTable, ShapeError, bn_params, register
 
 
@@ -18,9 +19,9 @@ class BnActArgs(OpArgs):
     bias: Optional[bool] = None  # default: no bias when bn is on, bias otherwise
     bn: bool = False
     act: Activation = None
-    alpha: float = 0.01  # leakyrelu negative slope (PyTorch's default)
-    eps: PositiveFloat = 1e-5  # BatchNorm epsilon
-    momentum: float = 0.1  # BatchNorm momentum, PyTorch convention (MindSpore's is 1 - this)
+    alpha: FiniteFloat = 0.01  # leakyrelu negative slope (PyTorch's default)
+    eps: PosFiniteFloat = 1e-5  # BatchNorm epsilon
+    momentum: FiniteFloat = 0.1  # BatchNorm momentum, PyTorch convention (MindSpore's is 1 - this)
 
     @model_validator(mode="after")
     def _check_momentum(self) -> "BnActArgs":

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from pydantic import Field
 
-from archspec.ops.common import PosInt, activation_export_check, fmt
+from archspec.ops.common import FiniteFloat, PosInt, activation_export_check, fmt
 from archspec.ops.registry import Activation, OpArgs, OpDef, Param, ParamTable, ShapeError, register
 
 
 # ----------------------------------------------------------------------------- dropout
 class DropoutArgs(OpArgs):
-    p: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.5  # probability of zeroing an element
+    p: Annotated[FiniteFloat, Field(ge=0.0, lt=1.0)] = 0.5  # probability of zeroing an element
 
 
 def _same(a, in_shapes):
@@ -49,7 +49,7 @@ class DenseArgs(OpArgs):
     out: PosInt  # output features
     bias: bool = True
     act: Activation = None
-    alpha: float = 0.01  # leakyrelu negative slope
+    alpha: FiniteFloat = 0.01  # leakyrelu negative slope
 
 
 def infer_dense(a: DenseArgs, in_shapes):

@@ -11,15 +11,15 @@ cells.ChannelLayerNorm; MindSpore 2.10 cannot export nn.GroupNorm to ONNX) and k
 """
 from __future__ import annotations
 
-from pydantic import PositiveFloat, model_validator
+from pydantic import model_validator
 
-from archspec.ops.common import PosInt, fmt, need_4d
+from archspec.ops.common import FiniteFloat, PosFiniteFloat, PosInt, fmt, need_4d
 from archspec.ops.registry import OpArgs, OpDef, Param, ParamTable, ShapeError, bn_params, register
 
 
 class BatchNormArgs(OpArgs):
-    eps: PositiveFloat = 1e-5
-    momentum: float = 0.1  # PyTorch convention (weight of the new batch); MindSpore's is 1 - this
+    eps: PosFiniteFloat = 1e-5
+    momentum: FiniteFloat = 0.1  # PyTorch convention (weight of the new batch); MindSpore's is 1 - this
 
     @model_validator(mode="after")
     def _check(self) -> "BatchNormArgs":
@@ -56,7 +56,7 @@ register(OpDef(
 
 # ----------------------------------------------------------------------------- groupnorm, layernorm
 class LayerNormArgs(OpArgs):
-    eps: PositiveFloat = 1e-5  # PyTorch's default (ConvNeXt uses 1e-6)
+    eps: PosFiniteFloat = 1e-5  # PyTorch's default (ConvNeXt uses 1e-6)
     affine: bool = True  # per-channel gamma (1) and beta (0)
 
 

@@ -20,15 +20,15 @@ from __future__ import annotations
 import math
 from typing import Literal, Optional, Union
 
-from pydantic import PositiveFloat, model_validator
+from pydantic import model_validator
 
-from archspec.ops.common import PosInt, fmt, need_4d
+from archspec.ops.common import PosFiniteFloat, PosInt, fmt, need_4d
 from archspec.ops.registry import OpArgs, OpDef, ShapeError, register
 
 
 class UpsampleArgs(OpArgs):
     mode: Literal["bilinear", "nearest"]
-    scale: Optional[Union[PositiveFloat, tuple[PositiveFloat, PositiveFloat]]] = None
+    scale: Optional[Union[PosFiniteFloat, tuple[PosFiniteFloat, PosFiniteFloat]]] = None
     size: Optional[tuple[PosInt, PosInt]] = None  # [height, width]
     size_of: Optional[str] = None  # name of a node or graph input whose H, W to take
     align_corners: bool = False

@@ -15,8 +15,9 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from archspec import limits
 from archspec.errors import ErrorSink, Location, SpecError
-from archspec.files import atomic_path
+from archspec.files import atomic_path, open_regular
 from archspec.spec.inference import Preprocess
 from archspec.spec.labels import Labels
 
@@ -29,20 +30,27 @@ _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.
 
 def open_image(path: str | Path, channels: int = 3) -> Image.Image:
     """Read and fully decode an image, upright (EXIF orientation applied), as RGB (or L for one
-    channel). Every way a file can fail to be an image is a SpecError naming the file."""
+    channel). Every way a file can fail to be an image is a SpecError naming the file.
+
+    Bounded: a regular file of at most `limits.IMAGE_FILE_BYTES`, and at most
+    `limits.IMAGE_PIXELS` pixels, checked from its header before anything is decoded. 16-bit
+    greyscale is scaled to 8 bits (not clipped to white); 32-bit integer and float images, which
+    have no standard pixel range, are refused."""
     p = Path(path)
     where = Location(str(p))
-    if not p.exists():
-        raise SpecError("image not found", where, hint="check the path (relative to the current folder)")
-    if p.is_dir():
-        raise SpecError("is a folder, not an image", where, hint=f"to predict every image in it: {p}/*.png")
     try:
-        with warnings.catch_warnings():
+        with open_regular(p, limits.IMAGE_FILE_BYTES, loc=where, what="image",
+                          hint="check the path (relative to the current folder)") as f, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
+            with Image.open(f) as img:
+                _check_pixels(img, where)
                 img.load()  # decode now: a truncated or corrupt file fails here, not halfway through a run
                 img = ImageOps.exif_transpose(img)
-                return img.convert("RGB" if channels == 3 else "L")
+                return _to_8bit(img, where).convert("RGB" if channels == 3 else "L")
+    except SpecError as e:
+        if "is a folder" in e.message:
+            e.hint = f"to predict every image in it: {p}/*.png"
+        raise
     except UnidentifiedImageError:
         raise SpecError("not an image Pillow can read", where,
                         hint="formats: PNG, JPEG, BMP, TIFF, WebP, ...") from None
@@ -50,6 +58,25 @@ def open_image(path: str | Path, channels: int = 3) -> Image.Image:
         raise SpecError(f"image too large to open safely: {e}", where) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:  # truncated data, bad chunks, broken headers
         raise SpecError(f"cannot decode the image (truncated or corrupt?): {e}", where) from None
+
+
+def _check_pixels(img: Image.Image, where: Location) -> None:
+    w, h = img.size
+    if w * h > limits.IMAGE_PIXELS:
+        raise limits.LimitError(f"the image is {w}x{h} ({w * h:,} pixels); the limit is {limits.IMAGE_PIXELS:,} "
+                                "pixels", where, hint="scale it down first (the model sees it at its input size)")
+
+
+def _to_8bit(img: Image.Image, where: Location) -> Image.Image:
+    """8-bit pixels: 16-bit greyscale scaled by 255/65535 (Pillow's convert would clip it to 255)."""
+    if img.mode.startswith("I;16"):
+        wide = np.asarray(img).astype(np.uint32)
+        return Image.fromarray(((wide * 255 + 32767) // 65535).astype(np.uint8), "L")
+    if img.mode in ("I", "F"):
+        kind = "32-bit integer" if img.mode == "I" else "floating-point"
+        raise SpecError(f"{kind} pixels have no standard range to scale to 0..255", where,
+                        hint="save the image with 8 or 16 bits per channel")
+    return img
 
 
 def check_images(paths: Sequence[str | Path], pre: Preprocess) -> list[tuple[int, int]]:
@@ -138,22 +165,28 @@ def class_map(scores: np.ndarray, place: Placement, input_hw: tuple[int, int]) -
     same = size == (cx1 - cx0, cy1 - cy0) and box == (0.0, 0.0, float(size[0]), float(size[1]))
     best = None
     index = np.zeros((size[1], size[0]), np.uint8 if c <= 256 else np.uint16)
+    better = np.empty(index.shape, bool)
     for k in range(c):
         plane = np.ascontiguousarray(scores[k, cy0:cy1, cx0:cx1], dtype=np.float32)
         if not same:
             plane = np.asarray(Image.fromarray(plane).resize(size, Image.Resampling.BILINEAR, box=box))
         if best is None:
-            best = plane.copy()
+            best = np.array(plane)
             continue
-        better = plane > best  # strict: ties go to the lower class index, as argmax does
-        best[better] = plane[better]
+        np.greater(plane, best, out=better)  # strict: ties go to the lower class index, as argmax does
+        np.copyto(best, plane, where=better)
         index[better] = k
+        del plane
     return index
 
 
 def class_shares(mask: np.ndarray, n_classes: int) -> list[tuple[int, float]]:
     """(class index, fraction of pixels) of the classes present, largest first."""
-    counts = np.bincount(mask.ravel(), minlength=n_classes)
+    flat = mask.reshape(-1)
+    counts = np.zeros(max(n_classes, int(flat.max(initial=0)) + 1), np.int64)
+    for i in range(0, flat.size, 1 << 20):  # bincount casts to int64: in chunks, not a copy 8x the mask
+        part = np.bincount(flat[i:i + (1 << 20)])
+        counts[:part.size] += part
     total = max(1, int(mask.size))
     present = [(int(k), int(v) / total) for k, v in enumerate(counts) if v]
     return sorted(present, key=lambda kv: (-kv[1], kv[0]))
@@ -182,10 +215,14 @@ def _font(size: int):
 def overlay_image(img: Image.Image, mask: np.ndarray, labels: Labels, alpha: float = 0.5) -> Image.Image:
     """The image blended with its class colours, with a legend (colour swatch, name, share) of
     the classes present in the top-left corner. Same size as the image."""
-    base = np.asarray(img.convert("RGB"), np.float32)
-    colors = np.asarray(labels.colors, np.float32)
-    blended = base * (1.0 - alpha) + colors[mask.astype(np.intp)] * alpha
-    out = Image.fromarray(np.clip(np.rint(blended), 0, 255).astype(np.uint8))
+    rgb = np.asarray(img.convert("RGB"))
+    colors = np.asarray(labels.colors, np.float32) * alpha
+    blended = np.empty_like(rgb)
+    rows = max(1, (1 << 18) // max(1, rgb.shape[1]))  # in bands of ~256k pixels: float copies stay small
+    for y in range(0, rgb.shape[0], rows):
+        band = rgb[y:y + rows].astype(np.float32) * (1.0 - alpha) + colors[mask[y:y + rows]]
+        blended[y:y + rows] = np.clip(np.rint(band), 0, 255)
+    out = Image.fromarray(blended)
     entries = [(labels.labels[k].name, labels.labels[k].color, share) for k, share in class_shares(mask, len(labels))]
     return draw_legend(out, entries)
 
@@ -230,12 +267,12 @@ def draw_legend(img: Image.Image, entries: Sequence[tuple[str, tuple[int, int, i
 # --------------------------------------------------------------------------- writing
 
 
-def write_pngs(images: Iterable[tuple[Image.Image, Path]]) -> None:
+def write_pngs(images: Iterable[tuple[Image.Image, Path]], force: bool = False) -> None:
     """Write several PNGs all or nothing: each into a temporary file beside its target, then all
-    renamed into place once every one is complete."""
+    renamed into place once every one is complete (onto existing files only with `force`)."""
     from contextlib import ExitStack
 
     with ExitStack() as stack:
         for img, path in images:
-            tmp = stack.enter_context(atomic_path(path, suffix=".png"))
+            tmp = stack.enter_context(atomic_path(path, suffix=".png", replace=force))
             img.save(tmp, format="PNG")

@@ -100,7 +100,8 @@ def run_profile(req: ProfileRequest, graph, on_event: Event | None = None) -> di
         }
 
         emit("stage", name="prepare", label="prepare", total=1)
-        prep = run_worker({**base, "kind": "prepare", "weights": req.weights}, "prepare", work, emit, req.timeout)
+        prep = run_worker({**base, "kind": "prepare", "weights": req.weights,
+                           "allow_nonfinite": req.allow_nonfinite}, "prepare", work, emit, req.timeout)
         emit("advance", name="prepare", n=1)
         emit("done", name="prepare")
 

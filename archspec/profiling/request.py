@@ -35,6 +35,7 @@ class ProfileRequest:
     warmup: int = 2
     seed: int = 0
     weights: str | None = None
+    allow_nonfinite: bool = False  # load weights holding NaN or inf (--allow-nonfinite)
     isa_fix: bool = True
     ops: bool = False
     top: int = 15

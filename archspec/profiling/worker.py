@@ -141,7 +141,8 @@ def prepare(job: dict[str, Any]) -> dict[str, Any]:
             raise SpecError("--weights needs archspec.weights.checkpoint, which this installation does not have",
                             Location("--weights")) from None
         emit(phase="loading weights")
-        load_weights(net, job["weights"], allow_partial=False)
+        load_weights(net, job["weights"], allow_partial=False,
+                     allow_nonfinite=bool(job.get("allow_nonfinite")))
         weights = job["weights"]
     else:
         _randomize_bn(net, int(job["seed"]))

@@ -16,8 +16,8 @@ What happens, in order (nothing is written at the target until every check has p
 3. `mindspore.export` / `mindspore.onnx.export` write into a temporary folder beside the target
    (MindSpore appends the suffix itself and chmods its output read-only; its file-name check
    rejects paths with spaces, so a folder with such a path falls back to the system temp folder).
-   When MindSpore's exporter fails anyway, each node's Cell is exported on its own to name the
-   node that cannot be exported.
+   When MindSpore's exporter fails anyway and the output's folder can take a file, each node's
+   Cell is exported on its own to name the node that cannot be exported.
 4. Verification on one random input (standard normal, `seed`), against `net` itself, the model
    as built (unfolded, default lowerings): MindIR is loaded back with `mindspore.load` +
    `nn.GraphCell` and run; ONNX is run with onnxruntime when it is installed (else skipped, and
@@ -27,8 +27,12 @@ What happens, in order (nothing is written at the target until every check has p
    artifact is NOT installed: a file at the target path is always one that passed (a pipeline
    that checks the exit status and then picks up the file can never deploy a wrong model).
    `verify=False` installs without running it (the manifest records that).
-5. The artifact, then the manifest, are renamed into place; the temporary folder is removed on
-   every path out, including failures and Ctrl-C.
+5. The artifact and the manifest are moved into place together (`archspec.files.install_all`:
+   under a lock on the folder, and without `force` never onto a file that appeared meanwhile, so
+   of two exports to one path one wins whole and the other fails clearly); the temporary folder
+   is removed on every path out, failures, Ctrl-C and SIGTERM included (`files.staging_folder`),
+   and a killed run's is removed by the next run. A full disk (or a quota, or `ulimit -f`) is an
+   error naming the output, never a node.
 
 `argmax=True` (a deploy head; `archspec export --argmax`) appends an argmax over the channels to
 the FIRST output (`graph.passes.argmax_head`): the file then outputs the class map, int32,
@@ -53,8 +57,6 @@ import json
 import os
 import platform
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +66,8 @@ import numpy as np
 
 from archspec import __version__
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean, error_head
-from archspec.files import check_target, usual_permissions
+from archspec.files import (check_not_special, check_target, install_all, output_error, raise_if_interrupted,
+                            staging_folder, usual_permissions)
 from archspec.progress import stage
 
 __all__ = ["FORMATS", "EXPORT_LOWERING", "RTOL", "ExportReport", "OutputCheck", "VerificationError",
@@ -160,6 +163,7 @@ def artifact_paths(out_path: str | Path, fmt: str) -> tuple[Path, Path]:
     """The artifact's path (the format's suffix appended unless present) and its manifest's."""
     ext = FORMATS[fmt][1]
     p = Path(out_path)
+    check_not_special(p)  # `--out /dev/full` must not become /dev/full.mindir
     if p.suffix.lower() != ext:
         other = {e for _, e in FORMATS.values()} - {ext}
         if p.suffix.lower() in other:
@@ -247,9 +251,10 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
             checks += _compare(exp_graph, ref, _outputs(run(exp_net, *xs)), "in-memory export net", rtol, argmax)
     _raise_if_failed(checks, fmt, before_writing=True)
 
-    with _staging(artifact) as stage_dir:
+    with staging_folder(artifact, fallback_ok=lambda p: bool(_MS_NAME_OK.match(str(p)))) as stage_dir:
         with stage(on_event, "export", f"writing the {fmt.upper()} file", timings):
-            produced = _write(exp_net, exp_graph, xs, fmt, stage_dir)
+            produced = _write(exp_net, exp_graph, xs, fmt, stage_dir, artifact)
+        raise_if_interrupted()  # MindSpore's compiler may have swallowed a Ctrl-C
         verified_with = "not run (--no-verify)"
         if verify:
             with stage(on_event, "verify", f"running the {fmt.upper()} file to verify it", timings):
@@ -270,9 +275,11 @@ def export(graph, net, fmt: str, out_path: str | Path, *, spec=None, fold: bool 
         timings["total"] = time.perf_counter() - t_start
         report.manifest = _manifest(report, graph, spec, produced, seed, rtol, mindspore.__version__, device)
         manifest_tmp = stage_dir / "manifest.json"
-        manifest_tmp.write_text(json.dumps(report.manifest, indent=2, default=str) + "\n", encoding="utf-8")
-        _install(produced, artifact)
-        _install(manifest_tmp, manifest_path)
+        try:
+            manifest_tmp.write_text(json.dumps(report.manifest, indent=2, default=str) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise (output_error(e, manifest_path) or e) from None
+        install_all([(produced, artifact), (manifest_tmp, manifest_path)], replace=force)
     return report
 
 
@@ -353,21 +360,7 @@ def _raise_if_failed(checks: list[OutputCheck], fmt: str, before_writing: bool) 
                             + "; ".join(lines) + ". Nothing was written.", checks)
 
 
-@contextlib.contextmanager
-def _staging(artifact: Path):
-    """A temporary folder for MindSpore to write into, removed on every way out."""
-    parent = artifact.parent if str(artifact.parent) else Path(".")
-    folder = Path(tempfile.mkdtemp(prefix=f".{artifact.name}.", suffix=".tmp", dir=parent))
-    if not _MS_NAME_OK.match(str(folder.resolve())):  # MindSpore would refuse the path
-        shutil.rmtree(folder, ignore_errors=True)
-        folder = Path(tempfile.mkdtemp(prefix="archspec-export-"))
-    try:
-        yield folder.resolve()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _write(net, graph, xs, fmt: str, stage: Path) -> Path:
+def _write(net, graph, xs, fmt: str, stage: Path, artifact: Path) -> Path:
     import mindspore
 
     target = stage / "model"
@@ -378,13 +371,17 @@ def _write(net, graph, xs, fmt: str, stage: Path) -> Path:
                                       output_names=list(graph.outputs))
             else:
                 mindspore.export(net, *xs, file_name=str(target), file_format=FORMATS[fmt][0])
-    except Exception as exc:  # noqa: BLE001 (MindSpore's exporter: find the node it could not take)
+    except Exception as exc:  # noqa: BLE001 (MindSpore's exporter: why did it fail?)
+        # A full disk (or quota, or ulimit -f) is the output's problem, not a node's: look for it first.
+        unwritable = _output_problem(exc, stage, artifact)
+        if unwritable is not None:
+            raise unwritable from exc
         located = _locate_unexportable(net, graph, fmt, stage)
         if located is not None:
             raise located from exc
         raise RuntimeError(f"MindSpore could not export the network to {fmt.upper()}: {error_head(exc)}") from exc
     produced = stage / ("model" + FORMATS[fmt][1])
-    others = sorted(p.name for p in stage.iterdir() if p != produced)
+    others = sorted(p.name for p in stage.iterdir() if p != produced and p.name != ".lock")
     if not produced.is_file():
         raise RuntimeError(f"MindSpore wrote no {produced.name} (found: {others})")
     if others:  # external weight files (models over 1-2 GB): not handled yet
@@ -392,6 +389,26 @@ def _write(net, graph, xs, fmt: str, stage: Path) -> Path:
                            "archspec export handles single-file artifacts only (models under 1 GB)")
     usual_permissions(produced)  # MindSpore leaves its output read-only (0400)
     return produced
+
+
+def _output_problem(exc: BaseException, stage: Path, artifact: Path) -> SpecError | None:
+    """The SpecError naming the output when an export failed because its folder cannot take the file
+    (the exception is such an OSError, or a 1 MiB probe written where MindSpore wrote fails)."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, OSError) and output_error(e, artifact) is not None:
+            return output_error(e, artifact)
+    probe = stage / "space-probe"
+    try:
+        with open(probe, "wb") as f:
+            f.write(b"\0" * (1 << 20))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return output_error(e, artifact)
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
 
 
 def _locate_unexportable(net, graph, fmt: str, stage: Path) -> SpecError | None:
@@ -445,21 +462,6 @@ def _run_artifact(path: Path, fmt: str, graph, arrays: list[np.ndarray], xs) -> 
         feeds = {i.name: a for i, a in zip(session.get_inputs(), arrays)}
         return f"onnxruntime {ort.__version__}", [np.asarray(o) for o in session.run(None, feeds)]
     return "not run: AIR runs only after ATC conversion on the board (the in-memory export net was checked)", None
-
-
-def _install(src: Path, dst: Path) -> None:
-    """Move `src` onto `dst` atomically (a copy into a temporary file beside `dst` first when they
-    are on different file systems)."""
-    try:
-        os.replace(src, dst)
-        return
-    except OSError:
-        pass
-    from archspec.files import atomic_path
-
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
-        shutil.copymode(src, tmp)
 
 
 def _sha256(path: str | Path) -> str:

@@ -38,26 +38,32 @@ Type rules (stricter than Python, so mistakes surface early)
 Limits (every violation is an :class:`ExprError`, never another exception)
   source longer than 500 characters, more than 300 expression nodes, nesting deeper than 100,
   ``**`` with an exponent above 64 in absolute value, any number whose absolute value exceeds
-  2**63 (or a non-finite float), strings longer than 10000 characters, division by zero.
+  2**63 (or a non-finite float), strings longer than `limits.TEXT_CHARS`, division by zero.
+  Inside a `budget()` (a load, a resolve, applying a weight map), all evaluations together are
+  bounded too (`limits.EXPR_EVALUATIONS`, `limits.EXPANDED_CHARS`): an :class:`ExprLimit`.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any, Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
-from archspec.errors import did_you_mean
+from archspec import limits
+from archspec.errors import Location, SpecError, did_you_mean
 
-__all__ = ["ExprError", "is_expr", "evaluate", "render", "names_in"]
+__all__ = ["ExprError", "ExprLimit", "budget", "is_expr", "evaluate", "render", "names_in"]
 
 MAX_SOURCE_CHARS = 500
 MAX_NODES = 300
 MAX_DEPTH = 100
 MAX_EXPONENT = 64
 MAX_MAGNITUDE = 2**63
-MAX_STR_CHARS = 10_000
 MAX_ROUND_DIGITS = 64
 
 RESERVED: dict[str, Any] = {
@@ -79,6 +85,53 @@ class ExprError(Exception):
             return f"{self.message}\n  hint: {self.hint}"
         return self.message
 
+    def at(self, loc: Location | None, path: str = "", prefix: str = "") -> SpecError:
+        """This mistake as a SpecError at the spec position of the expression (a LimitError for
+        ExprLimit, so that the run stops)."""
+        cls = limits.LimitError if isinstance(self, ExprLimit) else SpecError
+        return cls(prefix + self.message, loc, path, self.hint)
+
+
+class ExprLimit(ExprError):
+    """A bound on all evaluations together (`budget`) was reached."""
+
+
+@dataclass
+class _Budget:
+    evaluations: int = 0
+    chars: int = 0
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("archspec_expr_budget", default=None)
+
+
+@contextmanager
+def budget() -> Iterator[None]:
+    """Count every evaluation and every character of text made inside this block against
+    `limits.EXPR_EVALUATIONS` and `limits.EXPANDED_CHARS` (a nested block shares the outer count)."""
+    if _BUDGET.get() is not None:
+        yield
+        return
+    token = _BUDGET.set(_Budget())
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def _spend(evaluations: int = 0, chars: int = 0) -> None:
+    b = _BUDGET.get()
+    if b is None:
+        return
+    b.evaluations += evaluations
+    b.chars += chars
+    if b.evaluations > limits.EXPR_EVALUATIONS:
+        raise ExprLimit(f"more than {limits.EXPR_EVALUATIONS:,} evaluations of ${{...}} (the limit for one spec)",
+                        hint="a spec needs far fewer: look for repeat counts and blocks that multiply expressions")
+    if b.chars > limits.EXPANDED_CHARS:
+        raise ExprLimit(f"${{...}} made more than {limits.EXPANDED_CHARS:,} characters of text in all (the limit for "
+                        "one spec)", hint="text values that embed other text values multiply; write the text out")
+
 
 # --------------------------------------------------------------------------------------------
 # public API
@@ -91,10 +144,11 @@ def is_expr(value: object) -> bool:
 
 def evaluate(text: str, scope: Mapping[str, object]) -> object:
     """Evaluate the inside of one `${...}` against `scope` (param name -> value)."""
-    tree, src = _compile(text, scope)
-    for node in _value_names(tree):
-        if node.id not in scope:
-            raise ExprError(f"unknown name '{node.id}'", hint=did_you_mean(node.id, scope))
+    _spend(evaluations=1)
+    tree, src, names = _compile(text, scope)
+    for name in names:
+        if name not in scope:
+            raise ExprError(f"unknown name '{name}'", hint=did_you_mean(name, scope))
     try:
         return _Evaluator(src, scope).eval(tree.body)
     except RecursionError:  # pragma: no cover - depth is bounded well below the stack limit
@@ -117,10 +171,20 @@ def render(value: object, scope: Mapping[str, object]) -> object:
     exprs = [content for is_expr_part, content in parts if is_expr_part]
     literals = [content for is_expr_part, content in parts if not is_expr_part]
     if len(exprs) == 1 and all(not lit.strip() for lit in literals):
-        return evaluate(exprs[0], scope)
+        result = evaluate(exprs[0], scope)
+        if isinstance(result, str):
+            _spend(chars=len(result))
+        return result
     out: list[str] = []
+    size = 0
     for is_expr_part, content in parts:
-        out.append(_format(evaluate(content, scope), content) if is_expr_part else content)
+        piece = _format(evaluate(content, scope), content) if is_expr_part else content
+        size += len(piece)
+        if size > limits.TEXT_CHARS:  # checked while joining: the parts may multiply
+            raise ExprError(f"the text {_short(value)!r} becomes longer than {limits.TEXT_CHARS:,} characters",
+                            hint="text values that embed other text values multiply; write the text out")
+        out.append(piece)
+    _spend(chars=size)
     return "".join(out)
 
 
@@ -135,8 +199,7 @@ def names_in(text: object) -> set[str]:
     names: set[str] = set()
     for is_expr_part, content in _split_template(text):
         if is_expr_part:
-            tree, _ = _compile(content)
-            names.update(node.id for node in _value_names(tree))
+            names.update(_compile(content)[2])
     return names
 
 
@@ -259,10 +322,26 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _compile(text: str, scope: Mapping[str, object] | None = None) -> tuple[ast.Expression, str]:
-    """Parse and statically check an expression; returns (tree, normalized source)."""
+def _compile(text: str, scope: Mapping[str, object] | None = None) -> tuple[ast.Expression, str, tuple[str, ...]]:
+    """Parse and statically check an expression; returns (tree, normalized source, the names it
+    reads). Checked expressions are cached by their text: a spec repeats the same few many times."""
     if not isinstance(text, str):
         raise ExprError(f"an expression must be a string, not {_kind(text)}")
+    try:
+        return _compile_cached(text)
+    except ExprError:
+        if scope is None:
+            raise
+        _parse_and_check(text, scope)  # again with the scope: "'x' is a param, not a function"
+        raise
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_cached(text: str) -> tuple[ast.Expression, str, tuple[str, ...]]:
+    return _parse_and_check(text, None)
+
+
+def _parse_and_check(text: str, scope: Mapping[str, object] | None) -> tuple[ast.Expression, str, tuple[str, ...]]:
     if len(text) > MAX_SOURCE_CHARS:
         raise ExprError(f"expression too long ({len(text)} characters; the limit is {MAX_SOURCE_CHARS})",
                         hint="split it into several params")
@@ -284,7 +363,7 @@ def _compile(text: str, scope: Mapping[str, object] | None = None) -> tuple[ast.
     _check_size(tree, src)
     _check_nodes(tree)
     _check_calls(tree, scope)
-    return tree, src
+    return tree, src, tuple(n.id for n in _value_names(tree))
 
 
 def _check_size(tree: ast.Expression, src: str) -> None:
@@ -389,12 +468,14 @@ def _bounded(value: Any, where: str) -> Any:
     """Check a numeric result against the magnitude limit."""
     if isinstance(value, complex):
         raise ExprError(f"result of '{_short(where)}' is not a real number")
+    if isinstance(value, float) and math.isnan(value):
+        raise ExprError(f"'{_short(where)}' is not a number (nan)", hint="numbers in a spec must be finite")
     if isinstance(value, float) and not math.isfinite(value):
         raise _too_large(where)
     if _is_num(value) and abs(value) > MAX_MAGNITUDE:
         raise _too_large(where)
-    if isinstance(value, str) and len(value) > MAX_STR_CHARS:
-        raise ExprError(f"value too large in '{_short(where)}' (strings are limited to {MAX_STR_CHARS} characters)")
+    if isinstance(value, str) and len(value) > limits.TEXT_CHARS:
+        raise ExprError(f"value too large in '{_short(where)}' (strings are limited to {limits.TEXT_CHARS} characters)")
     return value
 
 
@@ -618,6 +699,8 @@ class _Evaluator:
             value = self.scope[node.id]
         except KeyError:
             raise ExprError(f"unknown name '{node.id}'", hint=did_you_mean(node.id, self.scope)) from None
+        if isinstance(value, float) and math.isnan(value):
+            raise ExprError(f"param '{node.id}' is not a number (nan)", hint="numbers in a spec must be finite")
         if _is_num(value) and (isinstance(value, float) and not math.isfinite(value)
                                or abs(value) > MAX_MAGNITUDE):
             raise ExprError(f"value too large: param '{node.id}' is {value!r}")

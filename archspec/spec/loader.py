@@ -9,8 +9,9 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
+from archspec import limits
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
-from archspec.spec import library
+from archspec.spec import expr, library
 from archspec.spec.params import ParamDef, evaluate_params, param_defs
 from archspec.spec.schema import SpecFile
 from archspec.spec.yamlsrc import SList, SMap, load_yaml, read_text, slist, smap
@@ -65,10 +66,11 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
     sink.raise_if_any()
     assert spec is not None
     override_loc = Location(override_source)
-    spec.values = evaluate_params(spec.params, dict(overrides or {}), sink, override_loc)
+    with expr.budget():
+        spec.values = evaluate_params(spec.params, dict(overrides or {}), sink, override_loc)
     sink.raise_if_any()
     spec.files = list(loader.files)
-    spec.sha256 = hashlib.sha256(top.read_bytes()).hexdigest()
+    spec.sha256 = loader.top_sha256
     return spec
 
 
@@ -86,11 +88,14 @@ class _Loader:
     def __init__(self, allow_outside: bool) -> None:
         self.allow_outside = allow_outside
         self.files: list[str] = []
+        self.top_sha256 = ""  # of the bytes read (the file is read once: it cannot change in between)
         self._libs: dict[Path, dict[str, BlockSpec]] = {}
 
     # -- files -------------------------------------------------------------------------------
     def read(self, path: Path, shown: str, sink: ErrorSink) -> tuple[SMap, SpecFile | None] | None:
         text = read_text(path, shown)
+        if not self.files:
+            self.top_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.files.append(shown)
         raw = load_yaml(text, shown)
         if raw is None:
@@ -110,6 +115,9 @@ class _Loader:
 
     def resolve_path(self, base: Path, target: str, loc: Location, path: str) -> tuple[Path, str]:
         """The file an `imports:`/`extends:` entry names (see spec/library.py for the lookup)."""
+        if len(self.files) >= limits.SPEC_FILES:
+            raise limits.LimitError(f"the spec reads more than {limits.SPEC_FILES} files (imports and extends)",
+                                    loc, path, "merge libraries, or import fewer files")
         found = library.find(target, base, loc, path, allow_outside=self.allow_outside)
         return found.path, found.shown
 
@@ -129,6 +137,9 @@ class _Loader:
                 if ppath in chain or ppath == me:
                     names = " -> ".join(c.name for c in (*chain, me, ppath))
                     raise SpecError(f"extends cycle: {names}", loc, where, "a spec cannot extend itself, directly or not")
+                if len(chain) + 1 >= limits.SPEC_CHAIN:
+                    raise limits.LimitError(f"specs extend each other more than {limits.SPEC_CHAIN} levels deep",
+                                            loc, where, "extend a spec nearer the root")
                 parent = self.load_spec(ppath, pshown, sink, chain + (me,))
             except SpecError as e:
                 sink.add(e)
@@ -263,6 +274,9 @@ class _Loader:
                 if ipath in chain:
                     names = " -> ".join(c.name for c in (*chain, ipath))
                     raise SpecError(f"import cycle: {names}", loc, where, "a library cannot import itself, directly or not")
+                if len(chain) >= limits.SPEC_CHAIN:
+                    raise limits.LimitError(f"libraries import each other more than {limits.SPEC_CHAIN} levels deep",
+                                            loc, where, "import the blocks you need directly")
                 lib = self.load_library(ipath, ishown, sink, chain + (ipath,))
             except SpecError as e:
                 sink.add(e)

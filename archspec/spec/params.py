@@ -1,9 +1,11 @@
 """Spec parameters: declarations, typed overrides (CLI strings or Python values), evaluation."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from archspec import limits
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
 from archspec.spec import expr
 
@@ -73,7 +75,13 @@ def coerce(value: Any, p: ParamDef, loc: Location, path: str) -> Any:
         hint = "use // for integer division" if want == "int" and isinstance(value, float) else ""
         raise SpecError(f"param '{p.name}' is {want}, got {type(value).__name__} {value!r}", loc, path, hint)
     if want == "float":
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond float's range
+            value = float("inf")
+        if not math.isfinite(value):
+            raise SpecError(f"param '{p.name}' must be a finite number; got {value!r}", loc, path,
+                            "nan and inf are not sizes, rates or factors")
     if p.choices is not None and value not in p.choices:
         raise SpecError(f"param '{p.name}' must be one of {', '.join(map(str, p.choices))}; got {value!r}",
                         loc, path)
@@ -159,8 +167,11 @@ def evaluate_params(defs: dict[str, ParamDef], overrides: Mapping[str, Any], sin
                 try:
                     value = expr.render(value, {**(base_scope or {}), **values})
                 except expr.ExprError as e:
-                    raise SpecError(e.message, p.loc, p.path, e.hint) from None
+                    raise e.at(p.loc, p.path) from None
             values[name] = coerce(value, p, p.loc, p.path)
+        except limits.LimitError as e:  # every later param would hit it too: stop here
+            sink.add(e)
+            break
         except SpecError as e:
             failed.add(name)
             sink.add(e)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, Tag,
                       field_validator, model_validator)
 
+from archspec import limits
 from archspec.spec.labels import LABEL_SETS, unique_names
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -57,7 +58,8 @@ class NodeDef(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    id: Optional[str] = Field(None, pattern=IDENT, description="name other nodes use to refer to this one")
+    id: Optional[str] = Field(None, pattern=IDENT, max_length=limits.ID_CHARS,
+                              description="name other nodes use to refer to this one")
     op: Optional[str] = Field(None, description="an op from `archspec ops`")
     block: Optional[str] = Field(None, description="a block defined under `blocks:` or imported")
     in_: Optional[Union[str, list[str]]] = Field(
@@ -173,7 +175,8 @@ class SpecFile(_Strict):
     patch: dict[str, Optional[dict[str, Any]]] = Field(
         default_factory=dict, description="with extends: argument changes for the parent's nodes by id "
                                           "({k: null} drops an argument; id: null removes the node)")
-    outputs: Optional[list[str]] = Field(None, description="ids of the output nodes; default: the last node")
+    outputs: Optional[list[str]] = Field(None, min_length=1,
+                                         description="ids of the output nodes; default: the last node")
     preprocess: Optional[PreprocessDef] = Field(
         None, description="for archspec predict: how an image becomes the input tensor")
     labels: Optional[LabelsValue] = Field(

@@ -11,11 +11,9 @@ from typing import Any
 
 import yaml
 
+from archspec import limits
 from archspec.errors import Location, SpecError
-
-MAX_FILE_BYTES = 2 * 1024 * 1024
-MAX_DEPTH = 64
-MAX_NODES = 200_000
+from archspec.files import read_regular
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on big files
 
@@ -68,24 +66,22 @@ def _loc(file: str, mark) -> Location:
 
 
 def read_text(path: Path, shown: str) -> str:
+    """The text of a spec (or library, or weight map) file: a regular file (no FIFO or device) of at
+    most `limits.SPEC_FILE_BYTES`, in UTF-8. Every problem is a SpecError at the file."""
+    where = Location(shown)
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise SpecError(f"file not found: {shown}", Location(shown),
-                        hint="check the path; imports and extends are relative to the file that names them") from None
-    except OSError as e:
-        raise SpecError(f"cannot read {shown}: {e.strerror}", Location(shown)) from None
-    if path.is_dir():
-        raise SpecError(f"{shown} is a folder, not a spec file", Location(shown))
-    if size > MAX_FILE_BYTES:
-        raise SpecError(f"spec file is {size} bytes; the limit is {MAX_FILE_BYTES}", Location(shown),
-                        hint="split it into a library (imports:) and a spec")
+        data = read_regular(path, limits.SPEC_FILE_BYTES, loc=where, what="spec file", shown=shown,
+                            hint="check the path; imports and extends are relative to the file that names them")
+    except limits.LimitError as e:
+        raise limits.LimitError(e.message, where, hint="split it into a library (imports:) and a spec") from None
+    except SpecError as e:
+        if e.message.startswith("spec file not found"):
+            e.message = f"file not found: {shown}"
+        raise
     try:
-        return path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SpecError(f"not UTF-8 text (byte {e.start})", Location(shown)) from None
-    except OSError as e:
-        raise SpecError(f"cannot read {shown}: {e.strerror}", Location(shown)) from None
+        raise SpecError(f"not UTF-8 text (byte {e.start})", where) from None
 
 
 def load_yaml(text: str, file: str) -> Any:
@@ -117,19 +113,19 @@ def _check_depth(text: str, file: str) -> None:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
-                if depth > MAX_DEPTH:
-                    raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", _loc(file, event.start_mark),
+                if depth > limits.YAML_DEPTH:
+                    raise SpecError(f"nesting deeper than {limits.YAML_DEPTH} levels", _loc(file, event.start_mark),
                                     hint="a spec never needs this much nesting; use blocks instead")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
             if isinstance(event, yaml.NodeEvent) and not isinstance(event, yaml.AliasEvent):
                 count += 1
-                if count > MAX_NODES:  # fail fast, before composing and constructing
-                    raise SpecError(f"the file holds more than {MAX_NODES} values", _loc(file, event.start_mark),
+                if count > limits.YAML_VALUES:  # fail fast, before composing and constructing
+                    raise SpecError(f"the file holds more than {limits.YAML_VALUES} values", _loc(file, event.start_mark),
                                     hint="split it into a library (imports:) and a spec")
     except yaml.MarkedYAMLError as e:
         if "nesting depth" in str(e.problem) and e.problem_mark is not None:  # libyaml's own depth limit
-            raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", _loc(file, e.problem_mark),
+            raise SpecError(f"nesting deeper than {limits.YAML_DEPTH} levels", _loc(file, e.problem_mark),
                             hint="a spec never needs this much nesting; use blocks instead") from None
         return  # compose reports syntax errors with their positions
     except yaml.YAMLError:
@@ -150,15 +146,15 @@ class _Builder:
             self.aliased = True
         elif isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             self.seen.add(id(node))
-        if self.count > MAX_NODES:
+        if self.count > limits.YAML_VALUES:
             if self.aliased:
-                raise SpecError(f"the document expands to more than {MAX_NODES} values (YAML aliases?)",
+                raise SpecError(f"the document expands to more than {limits.YAML_VALUES} values (YAML aliases?)",
                                 _loc(self.file, node.start_mark), hint="avoid anchors/aliases that multiply")
-            raise SpecError(f"the file holds more than {MAX_NODES} values", _loc(self.file, node.start_mark),
+            raise SpecError(f"the file holds more than {limits.YAML_VALUES} values", _loc(self.file, node.start_mark),
                             hint="split it into a library (imports:) and a spec")
         loc = _loc(self.file, node.start_mark)
-        if depth > MAX_DEPTH:
-            raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", loc)
+        if depth > limits.YAML_DEPTH:
+            raise SpecError(f"nesting deeper than {limits.YAML_DEPTH} levels", loc)
         if isinstance(node, yaml.MappingNode):
             if node.tag != "tag:yaml.org,2002:map":
                 self._bad_tag(node, loc)

@@ -61,6 +61,10 @@ def save(trainer: Trainer, path: Path, step: int, with_optimizer: bool = True) -
         kept = " (the previous one is intact)" if path.exists() else ""
         raise SpecError(f"could not write checkpoint {path} at step {step}: {e.strerror or e}{kept}",
                         Location(str(path)), hint="free disk space, then continue with --resume") from None
+    except SpecError as e:  # archspec.files: the disk refused the file (full, quota, read-only)
+        kept = " (the previous one is intact)" if path.exists() else ""
+        raise SpecError(f"could not write the checkpoint at step {step}: {e.message}{kept}", Location(str(path)),
+                        hint="free disk space, then continue with --resume") from None
 
 
 def restore(trainer: Trainer, path: Path) -> int:

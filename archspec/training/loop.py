@@ -92,7 +92,8 @@ def _build(plan: Plan, world: int, emit) -> _Built:
     if plan.weights and not (Path(plan.out) / checkpoints.LAST).exists():
         from archspec.weights.checkpoint import load_weights
 
-        note = load_weights(net, plan.weights, allow_partial=True).summary()
+        note = load_weights(net, plan.weights, allow_partial=True,
+                            allow_nonfinite=plan.allow_nonfinite).summary()
         emit("phase", name="train", text=note)
     trainer = build_trainer(net, graph, recipe, segmentation=plan.task == "segmentation", world=world)
     return _Built(spec, task, split, trainer, note)

@@ -40,6 +40,7 @@ class Plan:
     eval_size: list[int] | None  # segmentation eval input (height, width)
     out: str  # the run folder (absolute)
     weights: str | None = None
+    allow_nonfinite: bool = False  # starting weights may hold NaN or inf (--allow-nonfinite)
     device: str = "CPU"
     mode: str = "graph"
     workers: int = 1

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from archspec.errors import Location, SpecError, SpecErrors, did_you_mean
-from archspec.weights.checkpoint import SHOW_FIRST, listing
+from archspec.weights.checkpoint import SHOW_FIRST, check_finite, listing
 from archspec.weights.maps import MapResult, Rule, WeightMap, default_map_path, load_map
 from archspec.weights.sources import read_source
 
@@ -79,10 +79,11 @@ class ImportReport:
 
 
 def import_weights(graph, source: str | Path, out: str | Path | None, *, map_path: str | Path | None = None,
-                   force: bool = False, allow_partial: bool = False) -> ImportReport:
+                   force: bool = False, allow_partial: bool = False, allow_nonfinite: bool = False) -> ImportReport:
     """Rename `source`'s tensors onto the parameters of `graph` (a resolved spec) and write them to
     `out` (.ckpt); `out=None` checks everything and writes nothing. Raises SpecError/SpecErrors
-    listing every problem (see the module docstring); on error nothing is written.
+    listing every problem (see the module docstring); on error nothing is written. Tensors holding
+    NaN or inf are refused (named by their source names) unless `allow_nonfinite`.
     """
     from archspec.files import check_target
 
@@ -148,6 +149,9 @@ def import_weights(graph, source: str | Path, out: str | Path | None, *, map_pat
                 raise errors[0]
             raise SpecErrors(errors[:MAX_ERRORS], max(0, len(errors) - MAX_ERRORS))
 
+    if not allow_nonfinite:
+        sources = {target: src for src, target, _ in result.pairs}
+        check_finite(((sources[t], a) for t, a in chosen.items()), str(source))
     if out is not None:
         from archspec.weights.checkpoint import write_checkpoint
 

@@ -23,6 +23,11 @@ Patterns (`from`) are tensor names with placeholders, matched against the WHOLE 
   ``{name:path}``   one or more characters, dots included
   ``{name:TABLE}``  one of the keys of table TABLE; its value is the table's entry for that key
 
+A pattern must say where each placeholder ends, so that matching stays fast on any name:
+placeholders may not touch (``{a}{b}``), ``{x}`` ends at a dot or the end of the name, ``{x:int}``
+before anything but a digit, and a pattern has at most one placeholder that can take any text
+(``{x:path}``, or a table not followed by a dot). Names over `limits.NAME_CHARS` are refused.
+
 The built-in table ``bn`` translates PyTorch's BatchNorm names into MindSpore's:
 ``weight -> gamma, bias -> beta, running_mean -> moving_mean, running_var -> moving_variance``.
 
@@ -48,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from archspec import limits
 from archspec.errors import Location, SpecError, SpecErrors, did_you_mean
 
 __all__ = ["MAP_VERSION", "BN_TABLE", "Rule", "WeightMap", "MapResult", "load_map", "default_map_path"]
@@ -55,8 +61,6 @@ __all__ = ["MAP_VERSION", "BN_TABLE", "Rule", "WeightMap", "MapResult", "load_ma
 MAP_VERSION = 1
 BN_TABLE = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 IGNORED_SUFFIX = "num_batches_tracked"
-MAX_INCLUDE_DEPTH = 8
-MAX_RULES = 10_000
 
 _TOP_KEYS = ("archmap", "description", "include", "tables", "rules")
 _RULE_KEYS = ("from", "to", "when", "optional")
@@ -107,7 +111,7 @@ class Rule:
         try:
             ok = render(self.when, _scope(params, values))
         except ExprError as e:
-            raise SpecError(f"rule '{self}': when: {e.message}", self.loc, hint=e.hint) from None
+            raise e.at(self.loc, prefix=f"rule '{self}': when: ") from None
         if not isinstance(ok, bool):
             raise SpecError(f"rule '{self}': 'when' must give true or false, got {ok!r}", self.loc)
         return ok
@@ -126,7 +130,7 @@ class Rule:
                 else:
                     out.append(_PLACEHOLDER.sub(lambda m: _format(values[m.group(1)], m.group(1)), text))
         except ExprError as e:
-            raise SpecError(f"rule '{self}': to: {e.message}", self.loc, hint=e.hint) from None
+            raise e.at(self.loc, prefix=f"rule '{self}': to: ") from None
         return "".join(out)
 
 
@@ -164,11 +168,19 @@ class WeightMap:
         Raises SpecError for a rule whose expression fails, and SpecErrors when two tensors land
         on the same target name.
         """
-        params = dict(params or {})
+        from archspec.spec.expr import budget
+
+        with budget():
+            return self._apply(names, dict(params or {}))
+
+    def _apply(self, names, params: dict[str, Any]) -> MapResult:
         res = MapResult()
         taken: dict[str, tuple[str, Rule]] = {}
         clashes: list[SpecError] = []
         for name in names:
+            if len(name) > limits.NAME_CHARS:
+                raise limits.LimitError(f"a tensor name has {len(name):,} characters (the limit is "
+                                        f"{limits.NAME_CHARS:,}): '{name[:60]}...'", Location(self.path))
             if name == IGNORED_SUFFIX or name.endswith("." + IGNORED_SUFFIX):
                 res.ignored.append(name)
                 continue
@@ -221,13 +233,14 @@ def load_map(path: str | Path) -> WeightMap:
 def _load_into(p: Path, shown: str, rules: list[Rule], files: list[str], chain: tuple[Path, ...]) -> str:
     from archspec.spec.yamlsrc import SList, SMap, load_yaml, read_text
 
+    text = read_text(p, shown)  # first: a missing file, a FIFO or a symlink loop is a clean message
     real = p.resolve()
     if real in chain:
         raise SpecError(f"maps include each other in a cycle: {' -> '.join(c.name for c in chain + (real,))}",
                         Location(shown))
-    if len(chain) >= MAX_INCLUDE_DEPTH:
-        raise SpecError(f"includes nest deeper than {MAX_INCLUDE_DEPTH} maps", Location(shown))
-    raw = load_yaml(read_text(p, shown), shown)
+    if len(chain) >= limits.MAP_INCLUDES:
+        raise SpecError(f"includes nest deeper than {limits.MAP_INCLUDES} maps", Location(shown))
+    raw = load_yaml(text, shown)
     files.append(shown)
     if not isinstance(raw, SMap):
         raise SpecError("a weight map must be a YAML mapping with 'archmap: 1' and 'rules:'",
@@ -309,8 +322,8 @@ def _load_into(p: Path, shown: str, rules: list[Rule], files: list[str], chain: 
         _load_into(resolved, str(p.parent / target), rules, files, chain + (real,))
     if not rules and not chain:
         raise SpecError("the map has no rules", raw.loc, hint="add rules: [{from: ..., to: ...}, ...]")
-    if len(rules) > MAX_RULES:
-        raise SpecError(f"more than {MAX_RULES} rules", Location(shown))
+    if len(rules) > limits.MAP_RULES:
+        raise SpecError(f"more than {limits.MAP_RULES} rules", Location(shown))
     return description
 
 
@@ -345,33 +358,7 @@ def _rule(item: Any, loc: Location, tables: dict[str, dict[str, str]]) -> Rule:
     if not isinstance(when, bool) and not (isinstance(when, str) and "${" in when):
         raise SpecError("'when' must be true, false or an expression like \"${i < 3}\"", item.value_loc("when"))
 
-    # compile the pattern
-    regex_parts: list[str] = []
-    captures: dict[str, str] = {}
-    pos = 0
-    for m in _PLACEHOLDER.finditer(source):
-        regex_parts.append(_literal(source[pos:m.start()], item.value_loc("from")))
-        name, _, kind = m.group(1).partition(":")
-        name, kind = name.strip(), kind.strip()
-        if not _IDENT.match(name):
-            raise SpecError(f"bad placeholder '{{{m.group(1)}}}' in pattern '{source}'", item.value_loc("from"),
-                            hint="write {name}, {name:int}, {name:path} or {name:TABLE}")
-        if name in captures:
-            raise SpecError(f"placeholder '{name}' appears twice in pattern '{source}'", item.value_loc("from"))
-        if kind in _KINDS:
-            body = _KINDS[kind]
-        elif kind in tables:
-            keys = sorted(tables[kind], key=lambda k: (-len(k), k))
-            body = "|".join(re.escape(k) for k in keys)
-        else:
-            raise SpecError(f"unknown placeholder type '{kind}' in '{{{m.group(1)}}}'", item.value_loc("from"),
-                            hint=did_you_mean(kind, list(_KINDS)[1:] + list(tables)) or
-                            "types: int, path, or a table name (bn is built in)")
-        captures[name] = kind
-        regex_parts.append(f"(?P<{name}>{body})")
-        pos = m.end()
-    regex_parts.append(_literal(source[pos:], item.value_loc("from")))
-    regex = re.compile("".join(regex_parts))
+    regex, captures = _compile_pattern(source, item.value_loc("from"), tables)
 
     # check the target template and the condition
     if target is not None:
@@ -406,4 +393,68 @@ def _literal(text: str, loc: Location) -> str:
     if "{" in text or "}" in text:
         raise SpecError(f"unbalanced brace in pattern text '{text}'", loc,
                         hint="placeholders look like {name}, {name:int}, {name:path} or {name:TABLE}")
-    return re.escape(text)
+    return text
+
+
+def _compile_pattern(source: str, loc: Location, tables: dict[str, dict[str, str]]) -> tuple[re.Pattern, dict[str, str]]:
+    """The regular expression of a `from` pattern and its captures (name -> kind).
+
+    Built so that matching a name takes at most quadratic time in its length (the engine backtracks,
+    and touching placeholders would make that exponential): each placeholder is matched atomically
+    (never shortened again), which is exact because the text after it says where it ends: {x} and
+    tables without dots in their keys before '.' or the end, {x:int} before anything but a digit.
+    Placeholders that touch, or a {x} / {x:int} followed by text it could contain, are ambiguous and
+    refused here, with the position; one 'open' placeholder per pattern ({x:path}, or a table in
+    another place) is matched as written."""
+    items: list[tuple[str, ...]] = []  # ("text", literal) | ("cap", name, kind, as written)
+    captures: dict[str, str] = {}
+    pos = 0
+    for m in _PLACEHOLDER.finditer(source):
+        if m.start() > pos:
+            items.append(("text", _literal(source[pos:m.start()], loc)))
+        name, _, kind = m.group(1).partition(":")
+        name, kind = name.strip(), kind.strip()
+        if not _IDENT.match(name):
+            raise SpecError(f"bad placeholder '{{{m.group(1)}}}' in pattern '{source}'", loc,
+                            hint="write {name}, {name:int}, {name:path} or {name:TABLE}")
+        if name in captures:
+            raise SpecError(f"placeholder '{name}' appears twice in pattern '{source}'", loc)
+        if kind not in _KINDS and kind not in tables:
+            raise SpecError(f"unknown placeholder type '{kind}' in '{{{m.group(1)}}}'", loc,
+                            hint=did_you_mean(kind, list(_KINDS)[1:] + list(tables)) or
+                            "types: int, path, or a table name (bn is built in)")
+        captures[name] = kind
+        items.append(("cap", name, kind, m.group(0)))
+        pos = m.end()
+    if pos < len(source):
+        items.append(("text", _literal(source[pos:], loc)))
+    parts: list[str] = []
+    open_one = ""
+    for i, item in enumerate(items):
+        if item[0] == "text":
+            parts.append(re.escape(item[1]))
+            continue
+        _, name, kind, shown = item
+        after = items[i + 1] if i + 1 < len(items) else ("text", "")
+        if after[0] == "cap":
+            raise SpecError(f"placeholders {shown} and {after[3]} touch in pattern '{source}': where one ends is "
+                            "ambiguous", loc, hint="put the text that separates them in the name between them "
+                                                   "(usually '.')")
+        follow = after[1]
+        keys = sorted(tables.get(kind, {}), key=lambda k: (-len(k), k))
+        if kind == "" and follow and not follow.startswith("."):
+            raise SpecError(f"{shown} (text without dots) is followed by '{follow[0]}' in pattern '{source}': where "
+                            "it ends is ambiguous", loc, hint=f"end it at a dot, or use {{{name}:int}} or a table")
+        if kind == "int" and follow[:1].isdigit():
+            raise SpecError(f"{shown} (digits) is followed by the digit '{follow[0]}' in pattern '{source}': where "
+                            "it ends is ambiguous", loc, hint="separate them with other text")
+        is_open = kind == "path" or (kind not in _KINDS and (any("." in k for k in keys)
+                                                              or (follow and not follow.startswith("."))))
+        if is_open and open_one:
+            raise SpecError(f"{open_one} and {shown} can both take text of any length in pattern '{source}'; a "
+                            "pattern may have one such placeholder", loc,
+                            hint="capture the parts between dots with {name} or {name:int}")
+        open_one = open_one or (shown if is_open else "")
+        body = _KINDS[kind] if kind in _KINDS else "|".join(re.escape(k) for k in keys)
+        parts.append(f"(?P<{name}>{body})" if is_open else f"(?P<{name}>(?>{body}))")
+    return re.compile("".join(parts)), captures

@@ -1016,7 +1016,7 @@ def test_bounded_5000_nodes_with_an_error_at_the_end(tmp_path):
 
 
 def test_bounded_file_just_over_size_cap(tmp_path):
-    from archspec.spec.yamlsrc import MAX_FILE_BYTES
+    from archspec.limits import SPEC_FILE_BYTES as MAX_FILE_BYTES
 
     pad = "# " + "x" * 100 + "\n"
     text = HEAD + "graph:\n  - {op: act, fn: relu}\n"
@@ -1025,14 +1025,14 @@ def test_bounded_file_just_over_size_cap(tmp_path):
     p = write(tmp_path, "huge.yaml", text)
     (e,) = bounded(p)
     assert_at(e, p, 0, 0)  # the whole file is at fault
-    assert "limit" in e.message and str(MAX_FILE_BYTES) in e.message
+    assert "limit" in e.message and f"{MAX_FILE_BYTES:,}" in e.message
     assert e.hint
 
 
 def test_bounded_file_just_under_size_cap(tmp_path):
     # ~58,000 graph nodes: must load or fail (the expanded graph is capped) within the bound,
     # and a plain big file must not be blamed on YAML aliases
-    from archspec.spec.yamlsrc import MAX_FILE_BYTES
+    from archspec.limits import SPEC_FILE_BYTES as MAX_FILE_BYTES
 
     rows, size, i = [], len(HEAD) + len("graph:\n"), 0
     while True:
@@ -1077,8 +1077,8 @@ def test_bounded_billion_laughs(tmp_path):
 def test_bounded_huge_repeat(tmp_path):
     p = write(tmp_path, "rep.yaml", graph("{op: act, fn: relu, repeat: 1000000000}"))
     (e,) = bounded(p)
-    assert_at(e, p, 5, 5)
-    assert "nodes" in e.message and "repeat" in e.hint
+    assert_at(e, p, 5, pos(p, "1000000000")[1])  # at the count, before any repetition runs
+    assert "entries" in e.message and "repeat" in e.hint
 
 
 def test_bounded_huge_repeat_of_block_with_huge_repeat(tmp_path):
@@ -1092,7 +1092,7 @@ graph:
 """)
     (e,) = bounded(p)
     assert e.loc.file == str(p) and e.loc.line in (7, 9)
-    assert "nodes" in e.message
+    assert "entries" in e.message
 
 
 def test_bounded_block_nesting_itself(tmp_path):
