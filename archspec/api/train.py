@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
-from archspec.training.loop import TrainReport
-from archspec.training.plan import Plan, load_plan, task_of
-from archspec.training.recipe import Recipe
+from archspec.training.report import TrainReport
+
+if TYPE_CHECKING:  # the plan and the loop import the data pipeline (Pillow, NumPy): only when training
+    from archspec.training.plan import Plan
 
 __all__ = ["TrainReport", "train", "default_recipe", "split_overrides"]
 
@@ -39,6 +40,8 @@ def default_recipe(layout: str) -> str:
 
 def split_overrides(overrides: Mapping[str, Any] | None, spec_params) -> tuple[dict, dict]:
     """Route `--set` keys to the recipe or the spec; unknown keys get a did-you-mean over both."""
+    from archspec.training.recipe import Recipe
+
     recipe_keys = set(Recipe.model_fields)
     spec, recipe = {}, {}
     for key, value in (overrides or {}).items():
@@ -134,6 +137,8 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
     spec_over, recipe_over = split_overrides(overrides, _spec_params(spec))
     loaded = _load_spec(spec, spec_over)
     graph = archspec.resolve(loaded)
+    from archspec.training.plan import task_of
+
     task, num_classes = task_of(graph, loaded)
     root = Path(data)
     layout = layout or detect_layout(root)
@@ -191,6 +196,8 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
             archspec.resolve(loaded, {name: (r.eval_batch, shape[1], *eval_size)})
     weights = _check_weights(weights)
     folder = _run_folder(out, loaded.name, check=rank == 0)  # created last: a mistake above leaves no folder
+    from archspec.training.plan import Plan
+
     return Plan(
         spec=str(Path(loaded.file).resolve()), spec_name=loaded.name, spec_sha256=loaded.sha256,
         spec_overrides=dict(spec_over), data=str(root.resolve()), layout=layout, train_split=train_split,
@@ -207,6 +214,8 @@ def resume_plan(run: str | Path, spec=None, overrides=None, workers: int | None 
     from archspec.training.recipe import load_recipe
 
     folder = Path(run)
+    from archspec.training.plan import load_plan
+
     plan = load_plan(folder)
     if not (folder / LAST).is_file():
         raise SpecError(f"{folder} has no {LAST} to resume from", Location("--resume"),

@@ -87,7 +87,7 @@ def msrun_command(workers: int, port: int, log_dir: Path, run_file: Path) -> lis
 
 def launch(run_folder: Path, workers: int, on_event: Callable | None = None):
     """Run the plan in `run_folder/run.json` on `workers` msrun processes; rank 0's TrainReport."""
-    from archspec.training.loop import TrainReport
+    from archspec.training.report import TrainReport
     from archspec.training.plan import RUN_FILE, load_plan
     from archspec.training.runlog import read_log
 
