@@ -205,7 +205,7 @@ def mask_image(mask: np.ndarray, labels: Labels) -> Image.Image:
     return Image.fromarray(mask.astype(np.uint16))  # mode "I;16"
 
 
-def _font(size: int):
+def label_font(size: int):
     try:
         return ImageFont.load_default(size=size)  # Pillow's bundled font (FreeType builds)
     except (TypeError, OSError, ImportError):
@@ -234,7 +234,7 @@ def draw_legend(img: Image.Image, entries: Sequence[tuple[str, tuple[int, int, i
         return img
     w, h = img.size
     size = int(min(max(10, round(min(w, h) / 32)), 28))
-    font = _font(size)
+    font = label_font(size)
     layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     asc = draw.textbbox((0, 0), "Ag", font=font)

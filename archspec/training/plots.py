@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from archspec.files import atomic_path
-from archspec.prediction.images import _font
+from archspec.prediction.images import label_font
 
 PANEL = (560, 300)
 MARGIN = (64, 28, 20, 40)  # left, top, right, bottom
@@ -34,7 +34,7 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 def _panel(title: str, series: Sequence[tuple[str, Sequence[float], Sequence[float]]]) -> Image.Image:
     img = Image.new("RGB", PANEL, "white")
     d = ImageDraw.Draw(img)
-    font = _font(12)
+    font = label_font(12)
     left, top, right, bottom = MARGIN
     x0, y0, x1, y1 = left, top, PANEL[0] - right, PANEL[1] - bottom
     d.text((left, 6), title, fill=INK, font=font)
@@ -97,11 +97,11 @@ def draw_confusion(counts: np.ndarray, names: Sequence[str], path: Path, max_cel
     """Rows (ground truth) normalised to 1, as a white-to-blue heat map with class names."""
     n = counts.shape[0]
     cell = max(3, min(max_cell, 700 // max(n, 1)))
-    font = _font(max(8, min(12, cell - 2)))
+    font = label_font(max(8, min(12, cell - 2)))
     label_w = 0 if cell < 9 else 8 + max(int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(s, font=font))
                                            for s in names)
     caption = "rows: ground truth, columns: prediction (row-normalised)"
-    caption_w = int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(caption, font=_font(11)))
+    caption_w = int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(caption, font=label_font(11)))
     size = (max(label_w + n * cell, caption_w) + 10, label_w + n * cell + 40)
     img = Image.new("RGB", size, "white")
     d = ImageDraw.Draw(img)
@@ -118,7 +118,7 @@ def draw_confusion(counts: np.ndarray, names: Sequence[str], path: Path, max_cel
             col = Image.new("RGBA", (label_w, cell), (0, 0, 0, 0))
             ImageDraw.Draw(col).text((4, 0), names[i], fill=INK, font=font)
             img.paste(col.rotate(90, expand=True), (label_w + i * cell, 0), col.rotate(90, expand=True))
-    d.text((4, label_w + n * cell + 8), caption, fill=INK, font=_font(11))
+    d.text((4, label_w + n * cell + 8), caption, fill=INK, font=label_font(11))
     with atomic_path(path, suffix=".png") as tmp:
         img.save(tmp, format="PNG")
     return path
