@@ -141,6 +141,7 @@ def test_count_macs():
     assert tr.count_macs(tr.deeplabv3plus("mobilenetv2"), (1, 3, 513, 513)) == 16_817_423_360
 
 
+@pytest.mark.slow
 def test_randomize_bn_deterministic_and_stable():
     def build(seed):
         torch.manual_seed(0)  # identical conv weights

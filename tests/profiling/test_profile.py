@@ -109,8 +109,8 @@ def test_table_has_a_row_per_mode_and_fits_80_columns(tiny):
 SHIPPED = sorted(p.name for p in (ROOT / "specs").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("spec", [pytest.param(s, marks=[] if s == "mobilenetv2.yaml" else [pytest.mark.slow])
-                                  for s in SHIPPED])
+@pytest.mark.slow  # the default suite profiles mobilenetv2 in test_three_modes_... and a tiny spec below
+@pytest.mark.parametrize("spec", SHIPPED)
 def test_every_shipped_spec_profiles(spec):
     """The report for every spec in specs/ (small input: this checks the path, not the speed)."""
     modes = profile_json(f"specs/{spec}", "--input-shape", "1,3,65,65", "--modes", "graph,graph-fold",

@@ -42,7 +42,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("spec,layout,sets", CASES, ids=["deeplabv3p_mobilenetv2", "deeplabv3p_resnet50", "mobilenetv2", "resnet50"])
+@pytest.mark.parametrize("spec,layout,sets", [
+    pytest.param(*case, id=name, marks=[pytest.mark.slow] if "resnet50" in name else [])  # ResNets: -m slow
+    for case, name in zip(CASES, ["deeplabv3p_mobilenetv2", "deeplabv3p_resnet50", "mobilenetv2", "resnet50"])])
 def test_loss_falls(data, tmp_path, spec, layout, sets):
     from archspec.api.train import train
 
