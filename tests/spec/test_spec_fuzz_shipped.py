@@ -70,7 +70,10 @@ for line in sys.stdin:
     except BaseException as e:  # MemoryError past the cap, anything CliRunner lets through
         out = {"code": -1, "output": "", "exception": repr(e)}
     out["seconds"] = time.perf_counter() - t0
-    out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM is this process's own peak; ru_maxrss would carry the pytest parent's across fork+exec
+    with open("/proc/self/status") as f:
+        hwm = next((int(l.split()[1]) for l in f if l.startswith("VmHWM:")), None)
+    out["maxrss_mb"] = (hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()
 """
