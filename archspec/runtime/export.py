@@ -89,17 +89,19 @@ EXPORT_LOWERING: dict[str, dict[str, str]] = {
     "onnx": {"upsample.bilinear": "matmul", "add.kernel": "chain", "conv_transpose.kernel": "conv"},
 }
 # Folding BatchNorm (and re-lowering) against the model as built: float32 rounding of a changed
-# arithmetic, which grows with depth and with the fold scales. Measured (docs/BENCHMARKS.md,
-# "Export verification"): ResNet-50 DeepLabV3+ at 513x513 with imported VOC weights 7.8e-5 of the
-# output scale; with BN statistics calibrated on an input (as trained ones are) and with random
-# ones, less. 1e-3 leaves a 10x margin over the worst, while real folding mistakes (a channel axis
-# swapped, a bias or the mean left out) move outputs by a large fraction of their scale.
-FOLD_RTOL = 1e-3
+# arithmetic, which grows with depth and with the fold scales gamma / sqrt(var + eps). Measured at
+# 513x513 (benchmarks/export_tolerance.py; docs/BENCHMARKS.md, "Export verification"): with BN
+# statistics as training leaves them, 2.7e-4 of the output scale on ResNet-50 DeepLabV3+ and 6.2e-4
+# on ResNet-101 (ResNet-50 with imported VOC weights: 7.8e-5); with random statistics under 2e-6.
+# 5e-3 leaves an 8x margin over the worst, while folding mistakes (a channel axis swapped, the mean
+# or eps left out, a bias dropped) move outputs by a large fraction of their scale.
+FOLD_RTOL = 5e-3
 RTOL = FOLD_RTOL  # the name `export(rtol=...)` has always had
 # The written file against the in-memory model it was written from: the same model, so only the
-# runtime differs. MindIR runs MindSpore's own kernels (measured: 0); onnxruntime has its own
-# kernels and summation order (measured up to ~3e-6 of the scale, see docs/BENCHMARKS.md).
-FILE_RTOL = {"mindir": 1e-5, "onnx": 1e-4, "air": 1e-5}
+# runtime differs. A MindIR runs MindSpore's own kernels: 0 in every measurement above. onnxruntime
+# has its own kernels and summation order, whose rounding the same conditioning amplifies (up to
+# 6.1e-4 on ResNet-101): it gets folding's tolerance.
+FILE_RTOL = {"mindir": 1e-5, "onnx": FOLD_RTOL, "air": 1e-5}
 ATOL_FLOOR = 1e-6
 _MS_NAME_OK = re.compile(r"^[0-9a-zA-Z@\_\-\.\:\/\\]+$")  # mindspore's check_file_name_by_regular
 
@@ -522,7 +524,7 @@ def _run_artifact(path: Path, fmt: str, graph, arrays: list[np.ndarray], xs) -> 
         try:
             import onnxruntime as ort
         except ImportError:
-            return "not run: onnxruntime is not installed (pip install 'archspec[peers]')", None
+            return "not run: onnxruntime is not installed (pip install onnxruntime)", None
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         feeds = {i.name: a for i, a in zip(session.get_inputs(), arrays)}
         return f"onnxruntime {ort.__version__}", [np.asarray(o) for o in session.run(None, feeds)]
