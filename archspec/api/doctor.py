@@ -153,8 +153,8 @@ def _run_probe(timeout: float) -> dict[str, Any]:
 
 def _cann() -> Component:
     """CANN (the Ascend toolkit, with ACL): its install folder and the NPU's management tool."""
-    home = next((os.environ[v] for v in ("ASCEND_HOME_PATH", "ASCEND_TOOLKIT_HOME", "ASCEND_HOME") if os.environ.get(v)),
-                None)
+    names = ("ASCEND_HOME_PATH", "ASCEND_TOOLKIT_HOME", "ASCEND_HOME")
+    home = next((os.environ[v] for v in names if os.environ.get(v)), None)
     candidates = [Path(home)] if home else []
     candidates += [Path("/usr/local/Ascend/ascend-toolkit/latest"), Path("/usr/local/Ascend/latest")]
     folder = next((p for p in candidates if p.is_dir()), None)

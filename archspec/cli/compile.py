@@ -26,8 +26,9 @@ def compile_command(
     runs: int = typer.Option(5, "--runs", help="Runs after the first one; the steady-state time is their median."),
     seed: int = opt.Seed,
     separate: bool = typer.Option(True, "--separate/--no-separate",
-                                  help="Also compile the separate-cells lowering (nn.Conv2d, nn.BatchNorm2d, activation) "
-                                       "and show its kernels beside nn.Conv2dBnAct's: did the backend fuse anything?"),
+                                  help="Also compile the separate-cells lowering (nn.Conv2d, nn.BatchNorm2d, "
+                                       "activation) and show its kernels beside nn.Conv2dBnAct's: did the backend "
+                                       "fuse anything?"),
     no_isa_fix: bool = opt.NoIsaFix,
     as_json: bool = opt.Json,
     allow_outside_imports: bool = opt.Outside,

@@ -7,20 +7,12 @@ import numpy as np
 
 import archspec
 from archspec.graph.passes import fold_bn_weights
+from conftest import conv_spec
 
-SPEC = """\
-archspec: 1
-name: fm
-input: {image: [1, 3, 16, 16]}
-defaults:
-  conv: {bn: true, act: relu}
-graph:
-  - {id: stem, op: conv, out: 8, k: 3, stride: 2}
-  - {id: dw, op: conv, out: 8, k: 3, depthwise: true, act: relu6}
-  - {id: up, op: conv_transpose, out: 4, k: 2, stride: 2, bn: true}
-  - {id: head, op: conv, out: 3, k: 1, bn: false, act: null}
-outputs: [head]
-"""
+SPEC = conv_spec("fm", 16, ["{id: stem, op: conv, out: 8, k: 3, stride: 2}",
+                            "{id: dw, op: conv, out: 8, k: 3, depthwise: true, act: relu6}",
+                            "{id: up, op: conv_transpose, out: 4, k: 2, stride: 2, bn: true}",
+                            "{id: head, op: conv, out: 3, k: 1, bn: false, act: null}"], "head")
 
 
 def _graph(tmp_path):

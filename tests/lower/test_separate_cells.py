@@ -7,25 +7,16 @@ import numpy as np
 import pytest
 
 import archspec
-from conftest import SPECS
+from conftest import SPECS, conv_spec
 
 SHIPPED = sorted(p.name for p in SPECS.glob("*.yaml"))
 SEPARATE = {"conv.cells": "separate"}
 
-TINY = """\
-archspec: 1
-name: sep
-input: {image: [1, 3, 20, 20]}
-defaults:
-  conv: {bn: true, act: relu}
-graph:
-  - {id: stem, op: conv, out: 8, k: 3, stride: 2}
-  - {id: dw, op: conv, out: 8, k: 3, depthwise: true, act: relu6}
-  - {id: pw, op: conv, out: 12, k: 1, act: gelu}
-  - {id: biased, op: conv, out: 12, k: 3, bn: false, act: null}
-  - {id: add, op: add, in: [pw, biased]}
-outputs: [add]
-"""
+TINY = conv_spec("sep", 20, ["{id: stem, op: conv, out: 8, k: 3, stride: 2}",
+                             "{id: dw, op: conv, out: 8, k: 3, depthwise: true, act: relu6}",
+                             "{id: pw, op: conv, out: 12, k: 1, act: gelu}",
+                             "{id: biased, op: conv, out: 12, k: 3, bn: false, act: null}",
+                             "{id: add, op: add, in: [pw, biased]}"], "add")
 
 
 def _table(net):

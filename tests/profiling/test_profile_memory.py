@@ -8,10 +8,10 @@ initial weights at once and peaked about 12 MB above graph; now it peaks about 9
 from __future__ import annotations
 
 import archspec
+from conftest import conv_spec
 
-LAYERS = "archspec: 1\nname: layers\ninput: {image: [1, 3, 8, 8]}\n" \
-         "defaults:\n  conv: {bn: true, act: relu, out: 256, k: 3}\ngraph:\n" \
-         + "".join(f"  - {{id: c{i}, op: conv}}\n" for i in range(11)) + "outputs: [c10]\n"
+LAYERS = conv_spec("layers", 8, [f"{{id: c{i}, op: conv}}" for i in range(11)], "c10",
+                   conv="{bn: true, act: relu, out: 256, k: 3}")
 
 
 def test_graph_fold_peaks_no_higher_than_graph_above_the_base(tmp_path):

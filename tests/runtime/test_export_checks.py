@@ -11,21 +11,12 @@ import pytest
 
 import archspec
 from archspec.runtime import export as ex
+from conftest import conv_spec
 
-SPEC = """\
-archspec: 1
-name: chk
-input: {image: [1, 3, 24, 24]}
-defaults:
-  conv: {bn: true, act: relu}
-graph:
-  - {id: stem, op: conv, out: 8, k: 3, stride: 2}
-  - {id: dw, op: conv, out: 8, k: 3, depthwise: true, act: relu6}
-  - {id: pw, op: conv, out: 16, k: 1}
-  - {id: up, op: upsample, mode: bilinear, scale: 2}
-  - {id: head, op: conv, out: 5, k: 1, bn: false, act: null}
-outputs: [head]
-"""
+SPEC = conv_spec("chk", 24, ["{id: stem, op: conv, out: 8, k: 3, stride: 2}",
+                             "{id: dw, op: conv, out: 8, k: 3, depthwise: true, act: relu6}",
+                             "{id: pw, op: conv, out: 16, k: 1}", "{id: up, op: upsample, mode: bilinear, scale: 2}",
+                             "{id: head, op: conv, out: 5, k: 1, bn: false, act: null}"], "head")
 
 
 @pytest.fixture(scope="module")
