@@ -169,14 +169,16 @@ def _cann() -> Component:
 
 
 def _cann_version(folder: Path) -> str | None:
-    for name in ("version.cfg", "version.info", "runtime/version.info", "compiler/version.info"):
+    """CANN's version from its install folder: `version.info` files hold `Version=8.0.RC2`,
+    `version.cfg` lines like `runtime_running_version=[7.0.0.5.242:7.0.RC1]` (the part after `:`)."""
+    for name in ("version.info", "runtime/version.info", "compiler/version.info", "version.cfg"):
         p = folder / name
         try:
             text = p.read_text(encoding="utf-8", errors="replace")[:4096] if p.is_file() else ""
         except OSError:
             continue
-        m = re.search(r"(?:^|\n)\s*(?:Version|version)\s*[=:]\s*([^\s\n]+)", text) or re.search(
-            r"\[(?:ascend_toolkit|toolkit)[^\]]*?([0-9][0-9A-Za-z.]+)\]", text)
+        m = re.search(r"^\s*version\s*=\s*(\S+)", text, re.M | re.I) or re.search(
+            r"_version\s*=\s*\[[^:\]]*:([^\]]+)\]", text)
         if m:
             return m.group(1)
     return None

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 MODE_FIELDS = {"mode", "label", "pid", "device", "exec_mode", "jit_level", "first_call_ms", "median_ms", "p10_ms",
                "p90_ms", "min_ms", "mean_ms", "images_per_s", "times_ms", "peak_rss_mb", "base_rss_mb",
-               "device_peak_mb", "rss_above_base_mb", "speedup_vs_pynative", "max_abs_diff", "rel_diff", "reference_mode", "build_s",
+               "device_peak_mb", "rss_above_base_mb", "speedup_vs_pynative", "max_abs_diff", "rel_diff",
+               "reference_mode", "build_s",
                "output_shapes", "gflops_per_s"}
 
 TINY = """\
@@ -241,7 +242,8 @@ def test_check_request_normalizes():
         request.check_request(request.ProfileRequest(spec="x.yaml", jit_level="O2"))
     default = request.ProfileRequest(spec="x.yaml")
     request.check_request(default)
-    assert default.jit_level == "O0" and default.modes == ["pynative", "graph-separate", "graph", "graph-fold", "mindir"]
+    assert default.jit_level == "O0"
+    assert default.modes == ["pynative", "graph-separate", "graph", "graph-fold", "mindir"]
     assert request.parse_modes("all") == default.modes
 
 
