@@ -69,7 +69,20 @@ def _materialize(out) -> list:
 
 
 def _rss_mb() -> float | None:
-    """This process's peak resident set size so far (the high-water mark), in MB."""
+    """This process's peak resident set size so far (the high-water mark), in MB.
+
+    Linux: VmHWM of /proc/self/status, the high-water mark of this process's own memory map.
+    Not getrusage's ru_maxrss: the kernel carries the parent's high-water mark into it across
+    fork + exec, so a worker started from a large process (a notebook, a test run) would report
+    the parent's peak instead of its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
 
