@@ -296,7 +296,7 @@ def _commands(have: dict[str, Component]) -> list[CommandNeeds]:
         need("validate, schema, ops, specs, diff", ["python"], note="no MindSpore needed"),
         need("graph --out FILE.dot", ["python"]),
         need("graph --out FILE.svg|.png|.pdf", ["python", "graphviz"]),
-        need("build, compile, predict, profile (CPU)", ["python", "mindspore"]),
+        need("build, compile, predict, profile, train, eval (CPU)", ["python", "mindspore"]),
         need("export --format mindir", ["python", "mindspore"]),
         need("export --format onnx", ["python", "mindspore"], ("onnxruntime",),
              "without onnxruntime the ONNX file is written unverified (the command says so)"),

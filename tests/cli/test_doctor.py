@@ -32,7 +32,7 @@ def test_reports_this_machine(here):
     assert here.component("numpy_blas").found
     assert not here.component("cann").found  # no Ascend toolkit on this machine
     assert not here.component("mindspore_lite").found and "download site" in here.component("mindspore_lite").fix
-    for command in ("build, compile, predict, profile (CPU)", "export --format mindir",
+    for command in ("build, compile, predict, profile, train, eval (CPU)", "export --format mindir",
                     "the test suite (pip install '.[test,peers]')", "validate, schema, ops, specs, diff"):
         assert here.command(command).ready, here.command(command)
     ascend = here.command("export --format air; --device Ascend")
@@ -78,7 +78,7 @@ def test_a_broken_mindspore_is_reported_not_fatal(monkeypatch):
     r = doc.doctor()
     ms = r.component("mindspore")
     assert ms.found and not ms.ok and "Numpy init failed" in ms.detail  # installed here, but "does not import"
-    assert r.command("build, compile, predict, profile (CPU)").missing == ["mindspore"]
+    assert r.command("build, compile, predict, profile, train, eval (CPU)").missing == ["mindspore"]
     assert r.command("validate, schema, ops, specs, diff").ready
 
 
