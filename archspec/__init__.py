@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 from archspec.errors import Location, SpecError, SpecErrors
 
 _VERBS = ("load", "resolve", "validate", "build", "compile", "export", "profile", "predict", "import_weights",
-          "show_weights", "draw", "schema", "list_ops", "diff", "specs", "train", "evaluate")
+          "show_weights", "draw", "schema", "list_ops", "diff", "specs", "train", "evaluate", "doctor")
 
 __all__ = ["Location", "SpecError", "SpecErrors", "__version__", *_VERBS]
 

@@ -31,6 +31,13 @@ def small_first(names):
 HEAD = "archspec: 1\nname: t\ninput: {image: [1, 3, 32, 32]}\n"
 
 
+def conv_spec(name: str, size: int, nodes: list[str], outputs: str, conv: str = "{bn: true, act: relu}") -> str:
+    """The text of a small spec: one [1, 3, size, size] image, conv defaults `conv`, one graph
+    line per entry of `nodes` (flow-style YAML), outputs `outputs`."""
+    return (f"archspec: 1\nname: {name}\ninput: {{image: [1, 3, {size}, {size}]}}\ndefaults:\n  conv: {conv}\n"
+            "graph:\n" + "".join(f"  - {n}\n" for n in nodes) + f"outputs: [{outputs}]\n")
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     """Write `text` (dedented) to tmp_path/name, creating folders; return the path."""
     path = Path(tmp_path) / name

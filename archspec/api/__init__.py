@@ -14,6 +14,7 @@ Verbs that run a model go through the one host setup (`archspec.runtime.host.set
 from archspec.api.build import BuildResult, build
 from archspec.api.common import graph_of, load, resolve
 from archspec.api.compile import CompileResult, compile
+from archspec.api.doctor import DoctorReport, doctor
 from archspec.api.evaluate import EvalReport, evaluate
 from archspec.api.export import export
 from archspec.api.predict import ImagePrediction, PredictResult, predict
@@ -25,8 +26,8 @@ from archspec.profiling.parent import WorkerFailed
 from archspec.runtime.export import VerificationError
 
 __all__ = [
-    "BuildResult", "CompileResult", "EvalReport", "ImagePrediction", "OpInfo", "PredictResult", "ProfileReport",
-    "TrainReport", "VerificationError", "WeightListing", "WorkerFailed",
-    "build", "compile", "diff", "draw", "evaluate", "export", "graph_of", "import_weights", "list_ops", "load",
-    "predict", "profile", "resolve", "schema", "show_weights", "specs", "train", "validate",
+    "BuildResult", "CompileResult", "DoctorReport", "EvalReport", "ImagePrediction", "OpInfo", "PredictResult",
+    "ProfileReport", "TrainReport", "VerificationError", "WeightListing", "WorkerFailed",
+    "build", "compile", "diff", "doctor", "draw", "evaluate", "export", "graph_of", "import_weights", "list_ops",
+    "load", "predict", "profile", "resolve", "schema", "show_weights", "specs", "train", "validate",
 ]

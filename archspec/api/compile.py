@@ -1,4 +1,7 @@
-"""`archspec.compile`: build a spec, compile it in GRAPH_MODE, time it and count its kernels."""
+"""`archspec.compile`: build a spec, compile it in GRAPH_MODE, time it and count its kernels, for the
+product's lowering (every conv unit one nn.Conv2dBnAct) and, beside it, the separate-cells lowering
+(nn.Conv2d, nn.BatchNorm2d and the activation as cells of their own), so a user sees whether the
+backend fused anything for the fused form."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,6 +20,19 @@ class CompileResult:
     report: Any  # archspec.runtime.compile.CompileReport: times, kernels and graph nodes by kind
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    separate: Any = None  # the same for the separate-cells lowering (conv.cells=separate), or None
+
+    @property
+    def kernels_by_lowering(self) -> dict[str, dict[str, int]] | None:
+        """{kind: {"fused": n, "separate": m}} over both lowerings' kernels (None: not both counted)."""
+        return _side_by_side(self.report.kernels, getattr(self.separate, "kernels", None))
+
+    @property
+    def backend_fused(self) -> int | None:
+        """How many fewer kernels the fused lowering launches than the separate one (0: none fused)."""
+        if self.separate is None or self.separate.kernels is None or self.report.kernels is None:
+            return None
+        return self.separate.kernels_total - self.report.kernels_total
 
     def to_dict(self) -> dict[str, Any]:
         r, g = self.report, self.graph
@@ -31,16 +47,36 @@ class CompileResult:
             "graph_nodes": r.graph_nodes, "graph_nodes_total": r.graph_nodes_total,
             "ir": ({"dir": r.ir_dir, "files": r.ir_files, "final_graph": r.final_graph, "kernel_list": r.kernel_list}
                    if r.ir_dir else None),
+            "lowerings": {"fused": _lowering_dict(r), "separate": _lowering_dict(self.separate)},
+            "kernels_by_lowering": self.kernels_by_lowering, "backend_fused": self.backend_fused,
             "notes": self.notes,
         }
+
+
+def _lowering_dict(r) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {"compile_s": round(r.compile_s, 4), "first_run_s": round(r.first_run_s, 4),
+            "steady_run_s": None if r.steady_run_s is None else round(r.steady_run_s, 4),
+            "kernels": r.kernels, "kernels_total": r.kernels_total, "graph_nodes": r.graph_nodes,
+            "graph_nodes_total": r.graph_nodes_total}
+
+
+def _side_by_side(fused: dict[str, int] | None, separate: dict[str, int] | None) -> dict[str, dict[str, int]] | None:
+    if fused is None or separate is None:
+        return None
+    kinds = list(fused) + [k for k in separate if k not in fused]
+    return {k: {"fused": fused.get(k, 0), "separate": separate.get(k, 0)} for k in kinds}
 
 
 def compile(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None,  # noqa: A001 (the verb's name)
             input_shapes: InputShapes = None, allow_outside_imports: bool = False, jit_level: str = "O0",
             device: str = "CPU", runs: int = 5, dump_ir: str | Path | None = None, isa_fix: bool = True,
-            seed: int = 0, on_event: Event | None = None) -> CompileResult:
+            seed: int = 0, separate: bool = True, on_event: Event | None = None) -> CompileResult:
     """Compile `spec`'s Cell at `jit_level` on a seeded random input; report compile, first-run and
     steady-state times and the compiled graph's kernels by kind (`archspec.runtime.compile`).
+    `separate`: compile the separate-cells lowering too (`CompileResult.separate`), whose kernel
+    counts show whether the backend fused anything for nn.Conv2dBnAct.
 
     `dump_ir`: keep MindSpore's IR files of every pass in that folder. Kernel counts need IR
     capture, which must be set up before MindSpore runs anything in this process.
@@ -78,5 +114,12 @@ def compile(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None,  # no
     timings.update(compile=report.compile_s, first_run=report.first_run_s)
     if report.steady_run_s is not None:
         timings["steady_run"] = report.steady_run_s
+    split = None
+    if separate:
+        with stage(emit, "separate", "compiling the separate-cells lowering (nn.Conv2d, nn.BatchNorm2d, activation)"):
+            del net  # one network in memory at a time
+            # its IR files are counted, not kept: --dump-ir is about the product's lowering
+            split = compile_net(build_cell(graph, options={"conv.cells": "separate"}), inputs, level, runs=runs)
+        timings["compile_separate"] = split.compile_s
     return CompileResult(graph=graph, device=runtime.device, cpu_isa=runtime.isa, report=report,
-                         notes=runtime.notes + report.notes, timings=timings)
+                         notes=runtime.notes + report.notes, timings=timings, separate=split)

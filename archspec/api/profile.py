@@ -11,8 +11,9 @@ from archspec.api.common import Event, InputShapes, SpecLike, graph_of
 @dataclass
 class ProfileReport:
     """What `archspec profile` measured; `modes` holds one dict per mode (times in ms: first_call_ms,
-    median_ms, p10_ms, p90_ms, min_ms, times_ms; images_per_s, peak_rss_mb, base_rss_mb,
-    device_peak_mb, speedup_vs_pynative, max_abs_diff, rel_diff, output_max_abs, ...)."""
+    median_ms, p10_ms, p90_ms, min_ms, times_ms; images_per_s, peak_rss_mb, base_rss_mb (after
+    importing MindSpore and setting up the device), rss_above_base_mb, device_peak_mb,
+    speedup_vs_pynative, max_abs_diff, rel_diff, output_max_abs, ...)."""
 
     spec: str
     name: str
@@ -43,14 +44,15 @@ class ProfileReport:
 
 
 def profile(spec: SpecLike, *, overrides: Mapping[str, Any] | None = None, input_shapes: InputShapes = None,
-            allow_outside_imports: bool = False, modes: str | Sequence[str] = "pynative,graph,graph-fold,mindir",
+            allow_outside_imports: bool = False, modes: str | Sequence[str] = "all",
             device: str = "CPU", jit_level: str | None = None, iters: int = 10, warmup: int = 2, seed: int = 0,
             weights: str | Path | None = None, allow_nonfinite: bool = False, isa_fix: bool = True, ops: bool = False, top: int = 15,
             trace_dir: str | Path | None = None, ops_replay: bool = False, timeout: float | None = None,
             on_event: Event | None = None) -> ProfileReport:
-    """Time `spec`'s model in each mode (pynative, graph, graph-fold, mindir), each in its own process
-    with identical weights and input; see `archspec.profiling.parent`. Raises SpecError for user
-    mistakes and `archspec.profiling.parent.WorkerFailed` when a worker crashes."""
+    """Time `spec`'s model in each mode ("all" or some of pynative, graph-separate, graph, graph-fold,
+    mindir), each in its own process with identical weights and input; see
+    `archspec.profiling.parent`. Raises SpecError for user mistakes and
+    `archspec.profiling.parent.WorkerFailed` when a worker crashes."""
     from archspec.profiling.parent import run_profile
     from archspec.profiling.request import ProfileRequest, check_request, parse_modes
 

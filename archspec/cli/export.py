@@ -51,8 +51,13 @@ def export_command(
                        verify=verify, force=force, isa_fix=not no_isa_fix, argmax=argmax, on_event=progress.event)
     except VerificationError as e:
         err.print(f"[red]{esc(e)}[/red]")
-        err.print("  the artifact was not written: it would not compute what the built model computes; rerun with "
-                  "--no-fold-bn to see whether folding is the cause, or --no-verify to write it anyway for inspection")
+        failed = {c.kind for c in e.checks if not c.passed}
+        if "model" in failed:
+            err.print("  folding failed its check: look for BatchNorm statistics that make folding ill-conditioned "
+                      "(variances near 0 under large gammas), or export with --no-fold-bn")
+        if "file" in failed or not failed:
+            err.print("  the file was not written: it would not compute what the model computes; --no-verify "
+                      "writes it anyway for inspection")
         raise typer.Exit(1)
     if as_json:
         print_json({"path": r.path, "manifest_path": r.manifest_path, **r.manifest})
@@ -77,10 +82,12 @@ def _print_human(r) -> None:
     w = r.weights
     line("weights: " + (f"{w['path']} (sha256 {w['sha256'][:12]}...)" if w.get("path") else w["source"])
          + (f"; {w['note']}" if w.get("note") else ""))
-    for c in r.checks:
-        line(f"verify {c.output} ({c.what}): max abs diff {c.max_abs_diff:.3g} (tolerance {c.tolerance:.3g}, "
-             f"output scale {c.scale:.3g}) ok")
-    if r.max_abs_diff is None:
+    for c in r.checks:  # folding first (against the model as built), then the file (against the folded model)
+        what = ("folding: the exported model against the model as built" if c.kind == "model" else
+                f"file: {c.what} against the exported model in memory")
+        line(f"verify {what}, output {c.output}: max abs diff {c.max_abs_diff:.3g} (tolerance "
+             f"{c.tolerance:.3g}, scale {c.scale:.3g}) ok")
+    if r.file_max_abs_diff is None:
         line(f"the written file was {r.verified_with}")
     shown = ("load", "resolve", "build", "load_weights", "fold_and_lower", "reference_run", "export", "verify")
     line(f"device {r.device}; time: " + "  ".join(f"{k} {r.timings[k]:.1f} s" for k in shown if k in r.timings))

@@ -20,10 +20,12 @@ def profile(
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", metavar="CKPT",
                                            help="Weights to load (default: random, seeded, identical in every mode)."),
     allow_nonfinite: bool = opt.AllowNonfinite,
-    modes: str = typer.Option("pynative,graph,graph-fold,mindir", "--modes", metavar="MODE,...",
-                              help="Modes to run, each in its own process: pynative, graph, graph-fold (BN folded "
-                                   "into conv weights), mindir (exported and reloaded as nn.GraphCell). The first is "
-                                   "the reference for output differences."),
+    modes: Optional[str] = typer.Option(None, "--modes", metavar="MODE,...",
+                                        help="Modes to run, each in its own process (default: all, in this order): "
+                                             "pynative, graph-separate (GRAPH with separate conv/BN/act cells), graph "
+                                             "(GRAPH with nn.Conv2dBnAct), graph-fold (BN folded into conv weights), "
+                                             "mindir (exported and reloaded as nn.GraphCell). The first is the "
+                                             "reference for output differences."),
     device: opt.DeviceName = opt.Device,
     jit_level: opt.JitLevelName = opt.JitLevel,
     iters: int = typer.Option(10, "--iters", "-n", help="Timed iterations per mode."),
@@ -49,7 +51,7 @@ def profile(
 
     try:
         with Progress() as progress:
-            report = run_profile(spec, **opt.spec_inputs(set_, input_shape, allow_outside_imports), modes=modes,
+            report = run_profile(spec, **opt.spec_inputs(set_, input_shape, allow_outside_imports), modes=modes or "all",
                                  device=device.value, jit_level=jit_level.value, iters=iters, warmup=warmup, seed=seed,
                                  weights=weights, allow_nonfinite=allow_nonfinite, isa_fix=not no_isa_fix, ops=ops, top=top, trace_dir=trace,
                                  ops_replay=ops_replay, timeout=timeout, on_event=progress.event)
@@ -84,15 +86,18 @@ def print_report(report) -> None:
          f"{report.iters} timed runs after {report.warmup} warm-up")
     table = Table(header_style="bold", box=None, padding=(0, 1), pad_edge=False)
     has_dev = any(r.get("device_peak_mb") for r in report.modes)
-    columns = ["mode", "first", "median", "p10", "p90", "img/s", "peak RSS"] + (["dev peak"] if has_dev else [])
-    for col in columns + ["speedup", "max diff"]:
+    # 80 columns: with the device-memory column, img/s (batch over median) gives way (it is in --json)
+    columns = ["mode", "first", "median", "p10", "p90"] + ([] if has_dev else ["img/s"]) + ["RSS MB", "+base"]
+    for col in columns + (["dev"] if has_dev else []) + ["speed", "diff"]:
         table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=True)
     for r in report.modes:
         ips = r["images_per_s"]
-        row = [r["mode"], _ms(r["first_call_ms"]), _ms(r["median_ms"]), _ms(r["p10_ms"]), _ms(r["p90_ms"]),
-               _f(ips, "{:.2f}" if (ips or 0) < 100 else "{:.0f}"), _f(r["peak_rss_mb"], "{:.0f} MB")]
+        row = [r["mode"], _ms(r["first_call_ms"]), _ms(r["median_ms"]), _ms(r["p10_ms"]), _ms(r["p90_ms"])]
+        if not has_dev:
+            row.append(_f(ips, "{:.2f}" if (ips or 0) < 100 else "{:.0f}"))
+        row += [_f(r["peak_rss_mb"], "{:.0f}"), _f(r.get("rss_above_base_mb"), "{:+.0f}")]
         if has_dev:
-            row.append(_f(r.get("device_peak_mb"), "{:.0f} MB"))
+            row.append(_f(r.get("device_peak_mb"), "{:.0f}"))
         row += [_f(r["speedup_vs_pynative"], "{:.2f}x"),
                 "ref" if r["mode"] == report.reference_mode else f"{r['max_abs_diff']:.1e}"]
         table.add_row(*row)
@@ -102,10 +107,13 @@ def print_report(report) -> None:
     notes = [f"weights: {report.weights}; input: seeded random (seed {report.seed}); one process per mode.",
              "first: the first call, which includes graph compilation in the GRAPH modes; each time is one forward "
              "pass with the outputs copied to host; min and raw times are in --json.",
-             "peak RSS is each worker's high-water mark, MindSpore itself included"
-             + (f" (about {min(base):.0f} MB after import and device setup)." if base else "."),
-             f"speedup is PYNATIVE's median over the mode's median; max diff is against the {report.reference_mode} "
-             f"output (ref), whose largest magnitude is {ref['output_max_abs']:.3g}."]
+             "RSS MB: each worker's peak resident memory, MindSpore itself included; +base: that peak above the "
+             "worker's own base, its RSS after importing MindSpore and setting up the device"
+             + (f" ({_span(base)} MB)." if base else ".")
+             + (" dev: MindSpore's peak device memory, MB." if has_dev else ""),
+             *_memory_notes(report),
+             f"speed: PYNATIVE's median over the mode's median; diff: max abs difference from the "
+             f"{report.reference_mode} output (ref), whose largest magnitude is {ref['output_max_abs']:.3g}."]
     if report.device == "CPU":
         notes.append(f"CPU oneDNN ISA: {report.cpu_isa}.")
     notes.append(f"graph jit level: {report.jit_level}; MindSpore {report.mindspore}; {report.machine['cpu']}, "
@@ -115,6 +123,24 @@ def print_report(report) -> None:
         line(f"  {n}")
     if report.ops:
         print_ops(report.ops)
+
+
+def _memory_notes(report) -> list[str]:
+    """Whether the deployed form (graph-fold) stayed within the plain graph's memory."""
+    by = {r["mode"]: r for r in report.modes}
+    if "graph" not in by or "graph-fold" not in by:
+        return []
+    fold, graph = by["graph-fold"].get("rss_above_base_mb"), by["graph"].get("rss_above_base_mb")
+    if fold is None or graph is None:
+        return []
+    if fold <= graph:
+        return [f"memory: graph-fold (the deployed form) peaks {graph - fold:.0f} MB lower above base than graph."]
+    return [f"memory: graph-fold (the deployed form) peaks {fold - graph:.0f} MB HIGHER above base than graph."]
+
+
+def _span(values: list[float]) -> str:
+    lo, hi = f"{min(values):.0f}", f"{max(values):.0f}"
+    return lo if lo == hi else f"{lo}-{hi}"
 
 
 def print_ops(ops: dict[str, Any]) -> None:

@@ -102,32 +102,40 @@ def fold_bn(graph: Graph) -> Graph:
                  params=graph.params, source=graph.source)
 
 
-def fold_bn_weights(graph: Graph, weights: dict) -> dict:
+def fold_bn_weights(graph: Graph, weights: dict, *, consume: bool = False) -> dict:
     """Fold BN statistics into conv weights (numpy arrays keyed by parameter name).
 
     For y = BN(conv(x) + b): w' = w * g / sqrt(v + eps), b' = beta + (b - mean) * g / sqrt(v + eps).
     Returns the parameters of `fold_bn(graph)`'s cell; other parameters are copied unchanged.
     Which tensor is which comes from the op registry's parameter roles; the op scales its own
     weight per output channel (`OpDef.scale_out_channels`).
+    `consume`: `weights` is the caller's to give away: it is emptied, and each conv weight is
+    folded in place, so the weights are held once, not twice.
     """
     import numpy as np
 
     out = dict(weights)
+    if consume:
+        weights.clear()
     for n in graph.nodes:
         if not _has_bn(n):
             continue
         name = {p.role: f"{n.name}.{local}" for local, p in n.parameters().items()}
         folded = {p.role: f"{n.name}.{local}" for local, p in n.with_(args=_folded_args(n)).parameters().items()}
-        gamma, beta = weights[name["bn_gamma"]], weights[name["bn_beta"]]
-        mean, var = weights[name["bn_mean"]], weights[name["bn_var"]]
-        w = weights[name["weight"]]
-        b = weights.get(name["bias"]) if "bias" in name else None
+        gamma, beta = out[name["bn_gamma"]], out[name["bn_beta"]]
+        mean, var = out[name["bn_mean"]], out[name["bn_var"]]
+        w = out[name["weight"]]
+        b = out.get(name["bias"]) if "bias" in name else None
         scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + n.args.eps)
         b = np.zeros_like(scale) if b is None else b.astype(np.float64)
         for role in ("weight", "bias", "bn_gamma", "bn_beta", "bn_mean", "bn_var"):
             out.pop(name.get(role), None)
         scaled = registry.get(n.op).scale_out_channels(n.args, w.astype(np.float64), scale)
-        out[folded["weight"]] = scaled.astype(w.dtype)
+        if consume and w.flags.writeable:
+            w[...] = scaled  # the unfolded array is ours: reuse its memory (rounded as astype rounds)
+            out[folded["weight"]] = w
+        else:
+            out[folded["weight"]] = scaled.astype(w.dtype)
         out[folded["bias"]] = (beta + (b - mean) * scale).astype(w.dtype)
     return out
 

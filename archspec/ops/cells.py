@@ -497,11 +497,12 @@ class ChannelLayerNorm(_AffineNorm):
         return self.scale_shift(self.normalise(x, 1))
 
 
-# ----------------------------------------------------------------------------- transposed convolution
+# ----------------------------------------------------------------------------- conv units
 class ConvUnit(nn.Cell):
     """conv -> BatchNorm (optional) -> activation (optional), with nn.Conv2dBnAct's attribute
     names (`conv`, `batchnorm`, `activation`) so parameters are named as a conv's are. For
-    convolutions nn.Conv2dBnAct cannot hold (transposed ones)."""
+    convolutions nn.Conv2dBnAct cannot hold (transposed ones), and for the separate-cells
+    lowering of ordinary ones (`conv.cells=separate`)."""
 
     def __init__(self, conv: nn.Cell, out_channels: int, bn: bool, momentum: float, eps: float, act) -> None:
         super().__init__()

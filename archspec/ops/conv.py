@@ -1,4 +1,10 @@
-"""conv: 2-D convolution with optional BatchNorm and activation, lowered as one nn.Conv2dBnAct."""
+"""conv: 2-D convolution with optional BatchNorm and activation, lowered as one nn.Conv2dBnAct.
+
+Lowering option `conv.cells`: `fused` (default, the product's form) is one `nn.Conv2dBnAct`;
+`separate` is `nn.Conv2d`, `nn.BatchNorm2d` and the activation as cells of their own (in a
+`ConvUnit`, whose children have Conv2dBnAct's names, so parameter names and checkpoints are the
+same): the "original model" that `archspec profile`'s graph-separate mode and `archspec compile`
+set against the fused form. Both compute the same numbers."""
 from __future__ import annotations
 
 from typing import Optional
@@ -107,16 +113,16 @@ def scale_out_channels(a: ConvArgs, weight, scale):
     return weight * scale.reshape(-1, 1, 1, 1)  # weight (out, in/groups, kh, kw)
 
 
-def lower(node):
+def lower(node, cells: str = "fused"):
     from mindspore import nn
 
-    from archspec.ops.cells import activation, torch_default_init
+    from archspec.ops.cells import ConvUnit, activation, torch_default_init
 
     a = node.args
     k, s, d, p = pair(a.k), pair(a.stride), pair(a.dilation), pair(a.padding)
     cin = node.in_shapes[0][1]
     weight_init, bias_init = torch_default_init((cin // a.groups) * k[0] * k[1])
-    return nn.Conv2dBnAct(
+    conv = dict(
         in_channels=cin,
         out_channels=a.out,
         kernel_size=k,
@@ -128,12 +134,12 @@ def lower(node):
         has_bias=bool(a.bias),
         weight_init=weight_init,  # PyTorch's default init
         bias_init=bias_init,
-        has_bn=a.bn,
-        momentum=1.0 - a.momentum,
-        eps=a.eps,
-        # a Cell, not the name: Conv2dBnAct's get_activation('gelu') is the tanh approximation
-        activation=activation(a.act, a.alpha),
     )
+    # a Cell, not the name: Conv2dBnAct's get_activation('gelu') is the tanh approximation
+    act = activation(a.act, a.alpha)
+    if cells == "separate":
+        return ConvUnit(nn.Conv2d(**conv), a.out, a.bn, 1.0 - a.momentum, a.eps, act)
+    return nn.Conv2dBnAct(**conv, has_bn=a.bn, momentum=1.0 - a.momentum, eps=a.eps, activation=act)
 
 
 activation_check = export_check = activation_export_check("act")
@@ -149,6 +155,7 @@ def kind(node) -> str:
 register(OpDef(
     name="conv", args=ConvArgs, infer=infer, parameters=parameters, macs=macs, lower=lower, complete=complete,
     kind=kind, export_check=export_check, scale_out_channels=scale_out_channels,
+    lower_options={"cells": ("fused", "separate")},
     doc="2-D convolution (+ BatchNorm + activation); lowered to one nn.Conv2dBnAct",
     examples=[{"op": "conv", "out": 64, "k": 3, "stride": 2, "bn": True, "act": "relu"}],
 ))

@@ -15,11 +15,16 @@ caches, allocator pools or a memory high-water mark:
    (`mindspore.profiler.profile`); if that gives no usable per-op times, a separate PYNATIVE worker
    replays the nodes one by one and times each (labelled as such).
 
-Modes:
-  pynative    the SpecNet in PYNATIVE mode, kernel by kernel
-  graph       the SpecNet compiled in GRAPH mode (jit level O0 unless --jit-level; O2 only on Ascend)
-  graph-fold  GRAPH mode on `fold_bn(graph)` with `fold_bn_weights`: BatchNorm folded into conv
-  mindir      the SpecNet exported to MindIR, loaded with `mindspore.load` + `nn.GraphCell`
+Modes (the rows of the table that motivates the product, side by side):
+  pynative        the SpecNet in PYNATIVE mode, kernel by kernel
+  graph-separate  GRAPH mode with conv, BatchNorm and activation as separate cells (`conv.cells=separate`)
+  graph           the SpecNet compiled in GRAPH mode, conv units as nn.Conv2dBnAct (jit level O0 unless
+                  --jit-level; O2 only on Ascend)
+  graph-fold      GRAPH mode on `fold_bn(graph)` with `fold_bn_weights`: BatchNorm folded into conv
+  mindir          the SpecNet exported to MindIR, loaded with `mindspore.load` + `nn.GraphCell`
+Every mode but mindir builds its net straight from the checkpoint (`lower.fold.from_checkpoint`:
+no random initial weights, the unfolded net never built for graph-fold, one copy of the weights
+at a time), so the peak memory of a mode is what that form of the model needs.
 
 What MindSpore 2.10's profiler gives on CPU (measured): in GRAPH mode
 `mindspore.profiler.profile(activities=[ProfilerActivity.CPU], schedule=..., on_trace_ready=

@@ -7,14 +7,17 @@ from pathlib import Path
 from archspec.errors import Location, SpecError
 from archspec.files import make_folder
 
-MODES = ("pynative", "graph", "graph-fold", "mindir")
+MODES = ("pynative", "graph-separate", "graph", "graph-fold", "mindir")
 MODE_LABELS = {
     "pynative": "PYNATIVE",
-    "graph": "GRAPH",
+    "graph-separate": "GRAPH, separate conv/BN/act cells",
+    "graph": "GRAPH, nn.Conv2dBnAct",
     "graph-fold": "GRAPH, BN folded",
     "mindir": "MindIR (GraphCell)",
 }
-DEFAULT_MODES = "pynative,graph,graph-fold,mindir"
+# The lowering options a mode builds its net with (OpDef.lower_options); the others use the defaults.
+MODE_LOWERING = {"graph-separate": {"conv.cells": "separate"}}
+DEFAULT_MODES = ",".join(MODES)
 PROGRESS_MARK = "@@archspec-progress "  # worker -> parent progress lines on the worker's stdout
 MAX_OPS_STEPS = 10
 REPLAY_ROUNDS, REPLAY_CALLS = 3, 5
@@ -48,9 +51,12 @@ class ProfileRequest:
 
 
 def parse_modes(text: str) -> list[str]:
-    """'pynative,graph' -> ['pynative', 'graph']; unknown or repeated names are SpecErrors."""
+    """'pynative,graph' -> ['pynative', 'graph'], 'all' -> every mode; unknown or repeated names
+    are SpecErrors."""
     from archspec.errors import did_you_mean
 
+    if str(text).strip().lower() == "all":
+        return list(MODES)
     modes: list[str] = []
     for raw in str(text).split(","):
         m = raw.strip().lower().replace("_", "-")

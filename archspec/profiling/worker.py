@@ -4,7 +4,8 @@ The job (written by `archspec.profiling.parent.run_worker`) says what to do:
 
 * `prepare`: set up the device (a clean error when it is absent), build the net, load `--weights`
   or draw seeded random weights, save them as a checkpoint; export the MindIR when asked.
-* `mode`: time one mode (pynative, graph, graph-fold, mindir) on the prepared weights and input;
+* `mode`: time one mode (pynative, graph-separate, graph, graph-fold, mindir) on the prepared
+  weights and input, the net built straight from the checkpoint (`lower.fold.from_checkpoint`);
   optionally run MindSpore's profiler afterwards (`ops`).
 * `replay`: PYNATIVE per-node timing, the fallback of `--ops` when the profiler gives nothing.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from archspec.errors import SpecError, SpecErrors, error_head
 from archspec.profiling.profiler import parse_profiler_output, summarize_times, trace_files, write_node_trace
-from archspec.profiling.request import PROGRESS_MARK
+from archspec.profiling.request import MODE_LOWERING, PROGRESS_MARK
 
 perf = time.perf_counter
 
@@ -61,12 +62,6 @@ def _inputs(job: dict[str, Any], graph):
         return [Tensor(z[name]) for name in graph.inputs]
 
 
-def _read_ckpt(path: str) -> dict[str, Any]:
-    import mindspore
-
-    return {name: p.asnumpy() for name, p in mindspore.load_checkpoint(path).items()}
-
-
 def _materialize(out) -> list:
     """Wait for and copy the output(s) to host: the timed unit of work ends here."""
     items = out if isinstance(out, (tuple, list)) else (out,)
@@ -74,7 +69,20 @@ def _materialize(out) -> list:
 
 
 def _rss_mb() -> float | None:
-    """This process's peak resident set size so far (the high-water mark), in MB."""
+    """This process's peak resident set size so far (the high-water mark), in MB.
+
+    Linux: VmHWM of /proc/self/status, the high-water mark of this process's own memory map.
+    Not getrusage's ru_maxrss: the kernel carries the parent's high-water mark into it across
+    fork + exec, so a worker started from a large process (a notebook, a test run) would report
+    the parent's peak instead of its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
 
@@ -168,7 +176,7 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
     from mindspore import nn
 
     from archspec.lower import run
-    from archspec.lower.fold import rebuild
+    from archspec.lower.fold import from_checkpoint
 
     base_rss = _rss_mb()
     graph = load_graph(job)
@@ -180,7 +188,7 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
         runner.set_jit_config(mindspore.JitConfig(jit_level=rt.jit_level))
         call = runner
     else:
-        _, net = rebuild(graph, _read_ckpt(job["ckpt"]), fold=mode == "graph-fold")
+        _, net = from_checkpoint(graph, job["ckpt"], fold=mode == "graph-fold", options=MODE_LOWERING.get(mode))
         if mode != "pynative":
             net.set_jit_config(mindspore.JitConfig(jit_level=rt.jit_level))
 
@@ -216,6 +224,7 @@ def time_mode(job: dict[str, Any]) -> dict[str, Any]:
         "images_per_s": batch / (stats["median_ms"] / 1000.0) if stats["median_ms"] > 0 else None,
         "batch": batch, "times_ms": [t * 1000.0 for t in times],
         "base_rss_mb": base_rss, "peak_rss_mb": peak_rss, "device_peak_mb": _device_peak_mb(rt.device),
+        "rss_above_base_mb": peak_rss - base_rss if peak_rss is not None and base_rss is not None else None,
         "output_shapes": [list(o.shape) for o in outs],
     }
     if job.get("ops"):
@@ -271,9 +280,9 @@ def replay(job: dict[str, Any]) -> dict[str, Any]:
     emit(phase="device setup")
     rt = _setup(job, "pynative")
     from archspec.graph.ir import last_readers
-    from archspec.lower.fold import rebuild
+    from archspec.lower.fold import from_checkpoint
 
-    graph, net = rebuild(load_graph(job), _read_ckpt(job["ckpt"]), fold=bool(job.get("fold")))
+    graph, net = from_checkpoint(load_graph(job), job["ckpt"], fold=bool(job.get("fold")))
     xs = _inputs(job, graph)
     n_in = len(xs)
     values: list[Any] = list(xs) + [None] * len(graph.nodes)

@@ -95,18 +95,36 @@ def prepare_ir_capture(full: bool = False) -> str:
     """
     if _state["mode"] is not None:
         return f"IR capture already set up ({_state['mode']})"
+    _forget_inherited()
     user_level = os.environ.get(SAVE_VAR, "")
     if user_level in ("", "0"):
-        os.environ[SAVE_VAR] = "1"
-        if not full:
-            os.environ.setdefault(PASSES_VAR, MINIMAL_PASSES)
+        _set(SAVE_VAR, "1")
+        if not full and PASSES_VAR not in os.environ:
+            _set(PASSES_VAR, MINIMAL_PASSES)
     scratch = scratch_dir(f"ir-{os.getpid()}")
     os.makedirs(scratch, exist_ok=True)
     atexit.register(shutil.rmtree, scratch, True)
     if not os.environ.get(PATH_VAR):
-        os.environ[PATH_VAR] = scratch  # graphs compiled outside compile() never land in the cwd
+        _set(PATH_VAR, scratch)  # graphs compiled outside compile() never land in the cwd
     _state.update(mode="full" if full or PASSES_VAR not in os.environ else "final graphs", scratch=scratch)
     return f"IR capture: {_state['mode']}"
+
+
+_MARK = "ARCHSPEC_SET_"  # beside a variable archspec set: its value then, which child processes inherit
+
+
+def _set(var: str, value: str) -> None:
+    os.environ[var] = value
+    os.environ[_MARK + var] = value
+
+
+def _forget_inherited() -> None:
+    """A value an archspec parent process set for itself (e.g. the final-graphs-only capture of an
+    in-process `archspec.compile`) is not the user's choice: drop it, so this process decides."""
+    for var in (SAVE_VAR, PASSES_VAR, PATH_VAR):
+        mark = os.environ.pop(_MARK + var, None)
+        if mark is not None and os.environ.get(var) == mark:
+            del os.environ[var]
 
 
 def ir_capture_mode() -> str | None:

@@ -90,7 +90,7 @@ def _find_installed(rel: str, target: str, loc: Location | None, where: str) -> 
     lib = installed_root()
     if lib is None:
         raise SpecError(f"'{target}' names the installed library, but this archspec has none", loc, where,
-                        "reinstall archspec (pip install archspec), or name the file by its path")
+                        "reinstall archspec from its checkout (pip install .), or name the file by its path")
     if not rel or Path(rel).is_absolute() or os.path.normpath(rel).split(os.sep)[0] == os.pardir:
         raise SpecError(f"'{target}' must name a file inside the installed library, like archspec:lib/resnet.yaml",
                         loc, where, "'archspec specs' lists the installed files")

@@ -204,7 +204,8 @@ def _torch(shown: str):
         import torch
     except ImportError:
         raise SpecError("reading a PyTorch file needs PyTorch, which is not installed here", Location(shown),
-                        hint="pip install 'archspec[peers]' (CPU PyTorch), or save the state_dict as .safetensors "
+                        hint="pip install torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu "
+                             "(the CPU build), or save the state_dict as .safetensors "
                              "where PyTorch is installed: safetensors.torch.save_file(model.state_dict(), "
                              "'weights.safetensors')") from None
     return torch

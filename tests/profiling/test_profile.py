@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 MODE_FIELDS = {"mode", "label", "pid", "device", "exec_mode", "jit_level", "first_call_ms", "median_ms", "p10_ms",
                "p90_ms", "min_ms", "mean_ms", "images_per_s", "times_ms", "peak_rss_mb", "base_rss_mb",
-               "device_peak_mb", "speedup_vs_pynative", "max_abs_diff", "rel_diff", "reference_mode", "build_s",
+               "device_peak_mb", "rss_above_base_mb", "speedup_vs_pynative", "max_abs_diff", "rel_diff",
+               "reference_mode", "build_s",
                "output_shapes", "gflops_per_s"}
 
 TINY = """\
@@ -90,20 +91,27 @@ def test_three_modes_json_separate_processes_and_matching_outputs():
     assert len(set(pids)) == 3 and os.getpid() not in pids
 
 
-def test_table_has_a_row_per_mode_and_fits_80_columns(tiny):
-    r = archspec("profile", str(tiny), "--modes", "pynative,graph,graph-fold,mindir", "--iters", "1", "--warmup", "0",
-                 env_columns=80)
+def test_default_table_has_the_five_rows_and_fits_80_columns(tiny):
+    """With no --modes: the motivating table's rows side by side, in 80 columns."""
+    r = archspec("profile", str(tiny), "--iters", "1", "--warmup", "0", env_columns=80)
     assert r.returncode == 0, r.stderr
-    rows = [ln for ln in r.stdout.splitlines() if not ln.startswith(" ") and ln.split()[:1] and ln.split()[0] in
-            ("pynative", "graph", "graph-fold", "mindir")]
-    assert [ln.split()[0] for ln in rows] == ["pynative", "graph", "graph-fold", "mindir"]
+    modes = list(request.MODES)
+    assert modes == ["pynative", "graph-separate", "graph", "graph-fold", "mindir"]
+    rows = [ln for ln in r.stdout.splitlines() if not ln.startswith(" ") and ln.split()[:1] and ln.split()[0] in modes]
+    assert [ln.split()[0] for ln in rows] == modes
     header = next(ln for ln in r.stdout.splitlines() if ln.startswith("mode"))
-    assert header.split() == ["mode", "first", "median", "p10", "p90", "img/s", "peak", "RSS", "speedup", "max",
+    assert header.split() == ["mode", "first", "median", "p10", "p90", "img/s", "RSS", "MB", "+base", "speed",
                               "diff"]
     assert max(len(ln) for ln in [header, *rows]) <= 80, "\n".join([header, *rows])
-    assert "ref" in rows[0] and "MB" in rows[0]
+    assert "ref" in rows[0]
+    for row in rows:  # peak RSS in MB, then its rise above the worker's base (+N)
+        cells = row.split()
+        assert cells[6].isdigit() and cells[7].startswith(("+", "-")), row
+    # separate cells compute exactly what nn.Conv2dBnAct computes
+    assert rows[1].split()[-1] == rows[2].split()[-1] == "0.0e+00"
+    assert "memory: graph-fold (the deployed form) peaks" in r.stdout
     # piped: one plain progress line per stage on stderr
-    assert "archspec: prepare" in r.stderr and "archspec: GRAPH" in r.stderr
+    assert "archspec: prepare" in r.stderr and "archspec: GRAPH, separate" in r.stderr
 
 
 SHIPPED = sorted(p.name for p in (ROOT / "specs").glob("*.yaml"))
@@ -234,7 +242,9 @@ def test_check_request_normalizes():
         request.check_request(request.ProfileRequest(spec="x.yaml", jit_level="O2"))
     default = request.ProfileRequest(spec="x.yaml")
     request.check_request(default)
-    assert default.jit_level == "O0" and default.modes == ["pynative", "graph", "graph-fold", "mindir"]
+    assert default.jit_level == "O0"
+    assert default.modes == ["pynative", "graph-separate", "graph", "graph-fold", "mindir"]
+    assert request.parse_modes("all") == default.modes
 
 
 def test_scope_names_map_to_cell_list_index():

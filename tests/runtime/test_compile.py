@@ -81,6 +81,19 @@ def test_kernel_counts_match_the_spec_graph(mobilenet_report):
     assert nodes["Load"] >= len(convs) and report["graph_nodes_total"] > report["kernels_total"]
 
 
+def test_both_lowerings_side_by_side(mobilenet_report):
+    """The separate-cells lowering (nn.Conv2d + nn.BatchNorm2d + activation) is compiled beside the
+    product's nn.Conv2dBnAct: on CPU MindSpore 2.10 fuses nothing, so both launch the same kernels."""
+    report, _ = mobilenet_report
+    fused, separate = report["lowerings"]["fused"], report["lowerings"]["separate"]
+    assert fused["kernels"] == report["kernels"] and fused["compile_s"] == report["timings_s"]["compile"]
+    assert separate["kernels"] == report["kernels"] and separate["kernels_total"] == report["kernels_total"]
+    assert separate["compile_s"] > 0 and separate["steady_run_s"] > 0
+    assert report["backend_fused"] == 0
+    assert report["kernels_by_lowering"]["Conv2D"] == {"fused": 52, "separate": 52}
+    assert list(report["kernels_by_lowering"]) == list(report["kernels"])
+
+
 def test_compile_leaves_the_current_folder_alone(mobilenet_report):
     _, cwd = mobilenet_report
     assert list(cwd.iterdir()) == []
@@ -92,6 +105,8 @@ def test_table_output_and_jit_level_o1(tiny, tmp_path):
     assert "jit level O1" in r.stdout
     assert "Conv2D" in r.stdout and "kernels" in r.stdout and "graph nodes" in r.stdout
     assert "compile:" in r.stdout and "steady-state run:" in r.stdout
+    assert "separate" in r.stdout and "separate cells: compile" in r.stdout
+    assert "the backend fused nothing" in r.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec"]
 
 

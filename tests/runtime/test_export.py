@@ -103,7 +103,8 @@ def test_mindir_of_every_spec_reloads_and_matches(ms, tmp_path, name):
     assert m["fold_bn"] is True and m["parameters"]["as_built"] == graph.total_params
     assert m["weights"]["source"] == "random init, seed 0"
     assert m["versions"]["archspec"] == archspec.__version__ and m["versions"]["mindspore"] == ms.__version__
-    assert m["verification"]["max_abs_diff"] == report.max_abs_diff
+    assert m["verification"]["file"]["max_abs_diff"] == report.file_max_abs_diff
+    assert m["verification"]["folding"]["max_abs_diff"] == report.fold_max_abs_diff
     assert m["verification"]["ran_with"].startswith("reloaded MindIR")
 
 
@@ -229,7 +230,7 @@ def test_upsample_lowering_option_keeps_graph_and_params(ms):
     assert "BilinearMatMul" in kinds(mm) and "Resize" not in kinds(mm) and "Resize" in kinds(net)
     assert [p.name for p in mm.get_parameters()] == [p.name for p in net.get_parameters()]
     assert isinstance(mm.nodes[-1], BilinearMatMul) and isinstance(net.nodes[-1], Resize)
-    assert mm.lower_options == {"add.kernel": "addn", "conv_transpose.kernel": "transpose",
+    assert mm.lower_options == {"add.kernel": "addn", "conv.cells": "fused", "conv_transpose.kernel": "transpose",
                                 "upsample.bilinear": "matmul"}
 
 

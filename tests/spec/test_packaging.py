@@ -23,8 +23,12 @@ def test_wheel_holds_the_library_and_installed_archspec_uses_it(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", ".",
                         "-w", str(wheels)], cwd=src, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    (wheel,) = wheels.glob("archspec-*.whl")
+    # the distribution's own name: `archspec` on the public index is an unrelated project
+    (wheel,) = wheels.glob("archspec_ms-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
+    (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    headers = zipfile.ZipFile(wheel).read(meta).decode().split("\n\n", 1)[0].splitlines()
+    assert "Name: archspec-ms" in headers and "Requires-Python: <3.13,>=3.10" in headers, headers
     shipped = {"archspec/specs/" + p.relative_to(REPO / "specs").as_posix() for p in (REPO / "specs").rglob("*.yaml")}
     assert shipped <= names
     assert {"archspec/specs/lib/resnet.yaml", "archspec/specs/maps/resnet50.yaml",
