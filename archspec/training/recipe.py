@@ -26,7 +26,6 @@ from archspec.errors import Location, SpecError, did_you_mean
 from archspec.spec.loader import pydantic_errors
 from archspec.spec.yamlsrc import SMap, load_yaml, read_text
 
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "specs" / "recipes"
 MAX_SET_CHARS = 1000
 
 
@@ -123,7 +122,8 @@ def _size(value, name: str) -> tuple[int, int] | None:
 
 
 def shipped() -> list[str]:
-    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+    folder = recipes_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder else []
 
 
 def find_recipe(name_or_path: str | Path, option: str = "--recipe") -> Path:
@@ -131,8 +131,9 @@ def find_recipe(name_or_path: str | Path, option: str = "--recipe") -> Path:
     p = Path(name_or_path)
     if p.exists():
         return p
-    if p.suffix == "" and (RECIPES_DIR / f"{p.name}.yaml").exists() and len(p.parts) == 1:
-        return RECIPES_DIR / f"{p.name}.yaml"
+    folder = recipes_dir()
+    if folder and p.suffix == "" and (folder / f"{p.name}.yaml").exists() and len(p.parts) == 1:
+        return folder / f"{p.name}.yaml"
     raise SpecError(f"recipe '{name_or_path}' not found", Location(option),
                     hint=did_you_mean(str(name_or_path), shipped()) or
                     "give a recipe file, or one of the shipped recipes: " + ", ".join(shipped()))
@@ -186,3 +187,11 @@ def load_recipe(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
         from archspec.errors import SpecErrors
 
         raise SpecErrors(errors) from None
+
+
+def recipes_dir() -> Path | None:
+    """The shipped recipes: `recipes/` of the installed library (a wheel or the source checkout)."""
+    from archspec.spec.library import installed_root
+
+    root = installed_root()
+    return root / "recipes" if root is not None and (root / "recipes").is_dir() else None
