@@ -44,8 +44,8 @@ CASES = [  # output stride, decoder convs, input size
 ]
 
 
-@pytest.mark.parametrize("output_stride, decoder_convs, size", CASES,
-                         ids=[f"os{o}-dec{d}-{s}" for o, d, s in CASES])
+@pytest.mark.parametrize("output_stride, decoder_convs, size", [  # OS8: -m slow
+    pytest.param(*c, id=f"os{c[0]}-dec{c[1]}-{c[2]}", marks=[pytest.mark.slow] if c[0] == 8 else []) for c in CASES])
 def test_vainf_mobilenet_import_is_exact(ms, tmp_path, output_stride, decoder_convs, size):
     from archspec.weights.checkpoint import load_weights
 

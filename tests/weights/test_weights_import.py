@@ -146,8 +146,8 @@ CASES = [  # backbone, output stride, decoder convs, through the CLI?
 ]
 
 
-@pytest.mark.parametrize("backbone, output_stride, decoder_convs, via_cli", CASES,
-                         ids=[f"{b}-os{o}-dec{d}" for b, o, d, _ in CASES])
+@pytest.mark.parametrize("backbone, output_stride, decoder_convs, via_cli", [
+    pytest.param(*c, id=f"{c[0]}-os{c[1]}-dec{c[2]}", marks=[pytest.mark.slow] if c[1] == 8 else []) for c in CASES])
 def test_deeplab_import_is_exact(ms, tmp_path, backbone, output_stride, decoder_convs, via_cli):
     from archspec.weights.importer import import_weights
     from archspec.weights.checkpoint import load_weights
