@@ -132,6 +132,13 @@ def _tail_pad(size: int, k: int, s: int, p: int, out: int) -> int:
     return max(0, (out - 1) * s + k - (size + 2 * p))
 
 
+def _window_pads(in_shape, k, s, p, out_hw) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) padding that makes a 'valid' pooling window give `out_hw`."""
+    eh = _tail_pad(in_shape[2], k[0], s[0], p[0], out_hw[0])
+    ew = _tail_pad(in_shape[3], k[1], s[1], p[1], out_hw[1])
+    return (p[0], p[0] + eh, p[1], p[1] + ew)
+
+
 class MaxPool2d(nn.Cell):
     """PyTorch-exact max pooling: -inf padding (+ tail padding for ceil_mode), then 'valid' pooling.
 
@@ -141,10 +148,7 @@ class MaxPool2d(nn.Cell):
 
     def __init__(self, in_shape, k, s, p, out_hw) -> None:
         super().__init__()
-        h, w = in_shape[2], in_shape[3]
-        eh = _tail_pad(h, k[0], s[0], p[0], out_hw[0])
-        ew = _tail_pad(w, k[1], s[1], p[1], out_hw[1])
-        pads = (p[0], p[0] + eh, p[1], p[1] + ew)
+        pads = _window_pads(in_shape, k, s, p, out_hw)
         self.has_pad = any(pads)
         self.pad = ConstPad2d(in_shape, pads, -math.inf) if self.has_pad else None
         self.pool = nn.MaxPool2d(kernel_size=tuple(k), stride=tuple(s), pad_mode="valid")
@@ -177,9 +181,7 @@ class AvgPool2d(nn.Cell):
     def __init__(self, in_shape, k, s, p, out_hw, count_include_pad: bool) -> None:
         super().__init__()
         h, w = in_shape[2], in_shape[3]
-        eh = _tail_pad(h, k[0], s[0], p[0], out_hw[0])
-        ew = _tail_pad(w, k[1], s[1], p[1], out_hw[1])
-        pads = (p[0], p[0] + eh, p[1], p[1] + ew)
+        pads = _window_pads(in_shape, k, s, p, out_hw)
         self.has_pad = any(pads)
         self.pad = ConstPad2d(in_shape, pads, 0.0) if self.has_pad else None
         self.pool = nn.AvgPool2d(kernel_size=tuple(k), stride=tuple(s), pad_mode="valid")
