@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archspec.graph.ir import last_readers
+
 __all__ = ["TorchGraph", "torch_activation"]
 
 
@@ -222,10 +224,7 @@ class TorchGraph(nn.Module):
             self.node_inputs.append(tuple(index[s] for s in n.inputs))
             index[n.name] = n_in + i
         self.output_index = [index[o] for o in graph.outputs]
-        last_use = [-1] * (n_in + len(graph.nodes))
-        for i, ins in enumerate(self.node_inputs):
-            for v in ins:
-                last_use[v] = i
+        last_use = last_readers(self.node_inputs, n_in + len(graph.nodes))
         keep = set(self.output_index)
         # values to drop after node i (their last reader), so memory behaves like a real model's
         self.free_after = [tuple(sorted({v for v in ins if last_use[v] == i and v not in keep}))

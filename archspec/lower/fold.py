@@ -24,7 +24,7 @@ from archspec.graph.ir import Graph
 from archspec.graph.passes import fold_bn, fold_bn_weights
 from archspec.lower.cell import SpecNet, build_cell
 
-__all__ = ["deploy_cell", "rebuild", "from_checkpoint", "read_checkpoint", "net_arrays", "load_arrays"]
+__all__ = ["deploy_cell", "rebuild", "from_checkpoint", "net_arrays", "load_arrays"]
 
 
 def net_arrays(net: SpecNet) -> dict[str, np.ndarray]:
@@ -32,9 +32,10 @@ def net_arrays(net: SpecNet) -> dict[str, np.ndarray]:
     return {p.name: p.asnumpy() for p in net.get_parameters()}
 
 
-def read_checkpoint(path: str) -> dict[str, np.ndarray]:
-    """A MindSpore checkpoint's tensors by name, as NumPy arrays sharing the loaded tensors'
-    memory (`asnumpy` on CPU returns a view), so the weights are held once."""
+def _checkpoint_views(path: str) -> dict[str, np.ndarray]:
+    """A checkpoint archspec itself wrote (the profile's prepare step), by name, as NumPy arrays
+    sharing the loaded tensors' memory (`asnumpy` on CPU returns a view), so the weights are held
+    once. Untrusted files go through `archspec.weights.checkpoint.read_checkpoint` instead."""
     import mindspore
 
     params = mindspore.load_checkpoint(str(path))
@@ -83,7 +84,7 @@ def from_checkpoint(graph: Graph, path: str, *, fold: bool = False,
     spec names; the unfolded Cell is never built and one copy of the weights is held at a time."""
     import gc
 
-    result = rebuild(graph, read_checkpoint(path), fold=fold, options=options, consume=True)
+    result = rebuild(graph, _checkpoint_views(path), fold=fold, options=options, consume=True)
     gc.collect()
     return result
 

@@ -141,13 +141,8 @@ def prepare(job: dict[str, Any]) -> dict[str, Any]:
     mindspore.set_seed(int(job["seed"]))
     net = build_cell(graph)
     if job.get("weights"):
-        try:
-            from archspec.weights.checkpoint import load_weights
-        except ImportError:
-            from archspec.errors import Location
+        from archspec.weights.checkpoint import load_weights
 
-            raise SpecError("--weights needs archspec.weights.checkpoint, which this installation does not have",
-                            Location("--weights")) from None
         emit(phase="loading weights")
         load_weights(net, job["weights"], allow_partial=False,
                      allow_nonfinite=bool(job.get("allow_nonfinite")))

@@ -9,7 +9,6 @@ from archspec import limits
 from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
 from archspec.spec import expr
 
-TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 _MISSING = object()
 
 

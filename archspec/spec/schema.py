@@ -18,7 +18,6 @@ IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EXPR = r"^\s*\$\{.*\}\s*$"
 
 Scalar = Union[StrictBool, StrictInt, StrictFloat, str, None]
-Ident = Field(pattern=IDENT)
 IntOrExpr = Union[StrictInt, str]
 
 # Keys of a graph entry that are not op arguments / block params.
