@@ -571,7 +571,7 @@ def _manifest(report: ExportReport, graph, spec, produced: Path, seed: int, rtol
 
             versions["onnxruntime"] = onnxruntime.__version__
     return {
-        "archspec_manifest": 1,
+        "archspec_manifest": 2,  # 2: verification split into the file check and the folding check
         "artifact": {"file": report.path.name, "format": report.format, "sha256": _sha256(produced),
                      "bytes": produced.stat().st_size},
         "spec": spec_entry,
