@@ -6,7 +6,7 @@ This module imports MindSpore at import time: only the ops' `lower` functions im
 Every Cell here takes the node's inputs as separate positional arguments and works in both
 PYNATIVE_MODE and GRAPH_MODE. Multi-input Cells use `construct(self, *xs)`: MindSpore 2.10's
 graph compiler unrolls the varargs for the fixed number of inputs at each call site (tested in
-tests/test_ops.py under GRAPH_MODE, and exported to MindIR and ONNX).
+tests/ops/test_ops.py under GRAPH_MODE, and exported to MindIR and ONNX).
 
 Shapes are static (archspec infers them before lowering), so Cells may hold constants sized for
 their input, such as padding borders.
