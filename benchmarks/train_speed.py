@@ -22,6 +22,14 @@ numbers are the training step itself. What a step is:
                    core another process holds (a step of the default crop took 30x longer with 2
                    threads than with 1 while another process used one core), so both are measured
                    and the faster one is the comparison.
+  torch-avx2       PyTorch eager with oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2), the cap
+                   archspec's ISA fix puts on MindSpore: separates what the ISA is worth from what
+                   the kernels' memory layout is worth. Not a comparison engine.
+
+--kernels reruns graph, torch and torch-avx2 with DNNL_VERBOSE=1 (fewer steps: the verbose output
+slows the step) and adds a table of oneDNN's execution time per step, by primitive, propagation and
+convolution kind (3x3 dense, 3x3 depthwise, 1x1, other), with the kernel oneDNN chose. Time outside
+oneDNN (MindSpore's own CPU kernels, PyTorch's native BatchNorm) is the step minus that total.
 
 Per engine: --warmup untimed steps, then --steps timed steps; images/s = batch / median step time.
 Peak memory is the process's high-water RSS (ru_maxrss: runtime, model, optimizer state and the
@@ -35,6 +43,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shlex
 import statistics
@@ -161,6 +170,8 @@ def worker(engine: str, cfg: dict) -> dict:
         return run_torch(cfg)
     if engine == "torch-1t":
         return run_torch({**cfg, "threads": 1})
+    if engine == "torch-avx2":
+        return run_torch(cfg)  # the parent caps oneDNN in this worker's environment
     raise SystemExit(f"unknown engine {engine!r}")
 
 
@@ -188,7 +199,8 @@ def render(cfg: dict, results: dict, command: str) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     names = {"pynative": "archspec PYNATIVE", "graph": "archspec GRAPH",
-             "torch": f"PyTorch eager, {cfg['threads']} threads", "torch-1t": "PyTorch eager, 1 thread"}
+             "torch": f"PyTorch eager, {cfg['threads']} threads", "torch-1t": "PyTorch eager, 1 thread",
+             "torch-avx2": f"PyTorch eager, {cfg['threads']} threads, oneDNN capped at AVX2"}
     for engine, r in results.items():
         label = names.get(engine, engine) + (f" ({r['torch']})" if "torch" in r else "")
         lines.append(f"| {label} | {r['images_per_s']:.2f} | {r['median_s'] * 1000:.0f} ms | "
@@ -203,8 +215,56 @@ def render(cfg: dict, results: dict, command: str) -> str:
         for e in torches:
             if e != best:
                 lines.append(f"GRAPH / {names[e]}: {results['graph']['images_per_s'] / results[e]['images_per_s']:.2f}x.")
+    if "graph" in results and "torch-avx2" in results:
+        lines.append(f"GRAPH / {names['torch-avx2']} (same ISA as archspec): "
+                     f"{results['graph']['images_per_s'] / results['torch-avx2']['images_per_s']:.2f}x.")
     if "graph" in results and "pynative" in results:
         lines.append(f"GRAPH / PYNATIVE: {results['graph']['images_per_s'] / results['pynative']['images_per_s']:.2f}x.")
+    return "\n".join(lines) + "\n"
+
+
+def _conv_kind(problem: str) -> str:
+    m = re.match(r"(?:g(\d+))?mb\d+_ic(\d+)oc(\d+)_.*?kh(\d+)", problem)
+    if not m:
+        return "other"
+    groups, cin, k = m.group(1), m.group(2), m.group(4)
+    if groups and groups == cin:
+        return f"{k}x{k} depthwise"
+    if groups:
+        return f"{k}x{k} grouped"
+    return f"{k}x{k} dense" if k in ("1", "3") else "other"
+
+
+def kernel_times(verbose: str, steps: int) -> dict:
+    """oneDNN's execution time per step, from DNNL_VERBOSE lines: {(primitive, kind): [ms, kernels]}."""
+    out: dict = {}
+    for line in verbose.splitlines():
+        f = line.split(",")
+        if len(f) < 10 or f[:4] != ["onednn_verbose", "v1", "primitive", "exec"]:
+            continue
+        prim, impl, prop = f[5], f[6], f[7]
+        kind = _conv_kind(f[-2]) if prim == "convolution" else ""
+        key = (f"{prim} {prop}".replace(" undef", ""), kind)
+        ms, impls = out.get(key, (0.0, set()))
+        out[key] = (ms + float(f[-1]) / steps, impls | {impl})
+    return out
+
+
+def render_kernels(per_engine: dict, names: dict) -> str:
+    engines = list(per_engine)
+    keys = sorted({k for t in per_engine.values() for k in t},
+                  key=lambda k: -max(t.get(k, (0.0,))[0] for t in per_engine.values()))
+    lines = ["", "oneDNN execution time per training step (ms; the kernel oneDNN chose in brackets):", "",
+             "| primitive | conv kind | " + " | ".join(names[e] for e in engines) + " |",
+             "|---|---|" + "---:|" * len(engines)]
+    for key in keys:
+        cells = []
+        for e in engines:
+            ms, impls = per_engine[e].get(key, (0.0, set()))
+            cells.append(f"{ms:.0f} ({', '.join(sorted(impls))})" if impls else "-")
+        lines.append(f"| {key[0]} | {key[1] or '-'} | " + " | ".join(cells) + " |")
+    totals = [sum(ms for ms, _ in per_engine[e].values()) for e in engines]
+    lines.append("| **total in oneDNN** | | " + " | ".join(f"**{t:.0f}**" for t in totals) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -219,6 +279,20 @@ def write_doc(path: Path, block: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def _run_worker(engine: str, cfg: dict, env: dict) -> tuple[str, str] | None:
+    """Run one engine in its own process: (its RESULT json, its whole stdout), or None on failure."""
+    child = {k: v for k, v in env.items() if k != "ONEDNN_MAX_CPU_ISA"}  # archspec sets its own
+    if engine == "torch-avx2":
+        child["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    r = subprocess.run([sys.executable, __file__, "--worker", engine, "--config", json.dumps(cfg)],
+                       capture_output=True, text=True, env=child, cwd=ROOT)
+    found = [line for line in r.stdout.splitlines() if line.startswith("RESULT ")]
+    if r.returncode or not found:
+        print(r.stdout[-3000:] + r.stderr[-3000:], file=sys.stderr)
+        return None
+    return found[-1][len("RESULT "):], r.stdout
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("spec", nargs="?", default="specs/deeplabv3p_mobilenetv2.yaml")
@@ -231,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engines", default="pynative,graph,torch,torch-1t")
     p.add_argument("--out", type=Path, default=None, help="a markdown file to write the table into")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--kernels", action="store_true", help="add oneDNN's time per primitive (DNNL_VERBOSE runs)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--config", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -244,20 +319,27 @@ def main(argv: list[str] | None = None) -> int:
     cfg = {"spec": a.spec, "sets": sets, "crop": a.crop, "batch": a.batch, "steps": a.steps,
            "warmup": max(1, a.warmup), "threads": a.threads}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    results, loads = {}, {}
+    results = {}
     for engine in a.engines.split(","):
-        print(f"running {engine} (load average {os.getloadavg()[0]:.2f}) ...", file=sys.stderr, flush=True)
-        child = {k: v for k, v in env.items() if k != "ONEDNN_MAX_CPU_ISA"}  # archspec sets its own
-        loads[engine] = os.getloadavg()[0]
-        r = subprocess.run([sys.executable, __file__, "--worker", engine, "--config", json.dumps(cfg)],
-                           capture_output=True, text=True, env=child, cwd=ROOT)
-        found = [line for line in r.stdout.splitlines() if line.startswith("RESULT ")]
-        if r.returncode or not found:
-            print(r.stdout[-3000:] + r.stderr[-3000:], file=sys.stderr)
+        load = os.getloadavg()[0]
+        print(f"running {engine} (load average {load:.2f}) ...", file=sys.stderr, flush=True)
+        found = _run_worker(engine, cfg, env)
+        if found is None:
             return 1
-        results[engine] = {**json.loads(found[-1][len("RESULT "):]), "load_before": loads[engine]}
+        results[engine] = {**json.loads(found[0]), "load_before": load}
     command = "python benchmarks/train_speed.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
     block = render(cfg, results, command.strip())
+    if a.kernels:
+        short = {**cfg, "steps": 2, "warmup": 1}
+        per_engine = {}
+        for engine in ("graph", "torch", "torch-avx2"):
+            print(f"running {engine} with DNNL_VERBOSE=1 ...", file=sys.stderr, flush=True)
+            found = _run_worker(engine, short, {**env, "DNNL_VERBOSE": "1"})
+            if found is None:
+                return 1
+            per_engine[engine] = kernel_times(found[1], short["steps"] + short["warmup"])
+        names = {"graph": "archspec GRAPH", "torch": "PyTorch", "torch-avx2": "PyTorch, AVX2 cap"}
+        block += render_kernels(per_engine, names)
     print(block)
     if a.json:
         a.json.write_text(json.dumps({"config": cfg, "results": results}, indent=2))
