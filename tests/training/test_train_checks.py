@@ -24,7 +24,7 @@ def voc(tmp_path_factory):
 
 
 def _error(tmp_path, data, **kw) -> SpecError:
-    from archspec.api.train import plan_run
+    from archspec.training.planning import plan_run
 
     kw.setdefault("out", tmp_path / "run")
     overrides = {**SMALL, **kw.pop("overrides", {})}
@@ -35,7 +35,7 @@ def _error(tmp_path, data, **kw) -> SpecError:
 
 
 def test_a_good_plan(voc, tmp_path):
-    from archspec.api.train import plan_run
+    from archspec.training.planning import plan_run
 
     plan = plan_run(DLV3P, voc, overrides=SMALL, out=tmp_path / "run")
     assert (plan.layout, plan.task, plan.num_classes, plan.n_train, plan.total_steps) == ("voc", "segmentation", 4, 4, 2)
@@ -94,12 +94,12 @@ def test_run_folder_and_weights(voc, tmp_path):
 
 
 def test_resume_keeps_what_decides_the_data_order(voc, tmp_path):
-    from archspec.api.train import resume_plan
     from archspec.training.plan import load_plan
+    from archspec.training.planning import resume_plan
 
     with pytest.raises(SpecError, match="not a training run"):
         resume_plan(tmp_path)
-    from archspec.api.train import plan_run
+    from archspec.training.planning import plan_run
 
     run = tmp_path / "run"
     run.mkdir()
