@@ -25,8 +25,7 @@ def eval_(
     batch: int = typer.Option(1, "--batch", min=1, help="Images per network call."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
                                        help="Write confusion.csv and confusion.png here (segmentation)."),
-    layout: Optional[str] = typer.Option(None, "--layout", help="voc, cityscapes, list or folders (default: "
-                                                                 "detected)."),
+    layout: Optional[opt.LayoutName] = opt.Layout,
     set_: Optional[List[str]] = opt.Set,
     device: opt.DeviceName = opt.Device,
     allow_nonfinite: bool = opt.AllowNonfinite,
@@ -38,7 +37,7 @@ def eval_(
     from archspec.api import evaluate
 
     with Progress(not as_json) as progress:
-        r = evaluate(spec, weights, data, split, overrides=opt.overrides(set_), layout=layout,
+        r = evaluate(spec, weights, data, split, overrides=opt.overrides(set_), layout=opt.value(layout),
                      size=_size(size), batch=batch, out=out, device=device.value, allow_nonfinite=allow_nonfinite,
                      on_event=progress.event)
     if as_json:

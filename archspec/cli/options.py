@@ -5,15 +5,13 @@ Short flags have one meaning across commands: -s --set, -o --out, -w --weights, 
 """
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import List, Optional
-
-import enum
 
 import typer
 
 from archspec.errors import Location, SpecError
-
 
 
 class DeviceName(str, enum.Enum):
@@ -26,6 +24,13 @@ class JitLevelName(str, enum.Enum):
     O0 = "O0"
     O1 = "O1"
     O2 = "O2"
+
+
+class LayoutName(str, enum.Enum):  # archspec.data.layouts.LAYOUTS (tests/cli/test_conventions.py)
+    voc = "voc"
+    cityscapes = "cityscapes"
+    list = "list"
+    folders = "folders"
 
 
 Spec = typer.Argument(..., metavar="SPEC", help="The spec file (YAML), e.g. specs/deeplabv3p.yaml.")
@@ -48,9 +53,18 @@ AllowNonfinite = typer.Option(False, "--allow-nonfinite",
 Force = typer.Option(False, "--force", help="Overwrite existing output files.")
 Json = typer.Option(False, "--json", help="Print the result as JSON on stdout instead of tables.")
 Device = typer.Option(DeviceName.CPU, "--device", case_sensitive=False, help="The device to run on.")
-JitLevel = typer.Option(JitLevelName.O0, "--jit-level", case_sensitive=False, help="Graph jit level: O0 kernel by kernel, O1 plus automatic operator fusion (where the "
+JitLevel = typer.Option(JitLevelName.O0, "--jit-level", case_sensitive=False,
+                        help="Graph jit level: O0 kernel by kernel, O1 plus automatic operator fusion (where the "
                              "backend supports it), O2 whole-graph sink (Ascend only).")
+Layout = typer.Option(None, "--layout", case_sensitive=False,
+                      help="The dataset's layout: Pascal VOC, Cityscapes, list files or class folders (default: "
+                           "detected).")
 Seed = typer.Option(0, "--seed", help="Seed of random weights and inputs.")
+
+
+def value(choice: enum.Enum | None):
+    """The text of an optional choice option (None when not given)."""
+    return None if choice is None else choice.value
 
 
 def overrides(items: Optional[List[str]]) -> dict[str, str]:

@@ -51,8 +51,7 @@ def train(
     set_: Optional[List[str]] = typer.Option(None, "--set", "-s", metavar="NAME=VALUE",
                                              help="Override a spec param or a recipe key (repeatable), e.g. "
                                                   "--set num_classes=4 --set lr=0.02."),
-    layout: Optional[str] = typer.Option(None, "--layout", help="voc, cityscapes, list or folders (default: "
-                                                                 "detected)."),
+    layout: Optional[opt.LayoutName] = opt.Layout,
     train_split: str = typer.Option("train", "--split", help="The training split."),
     val_split: str = typer.Option("val", "--val-split", help="The split evaluated during training ('' for none)."),
     device: opt.DeviceName = opt.Device,
@@ -66,7 +65,7 @@ def train(
 
     with TrainProgress(not as_json) as progress:
         r = run_train(spec, data, recipe, weights=weights, out=out, resume=resume, workers=workers,
-                      overrides=opt.overrides(set_), layout=layout, train_split=train_split,
+                      overrides=opt.overrides(set_), layout=opt.value(layout), train_split=train_split,
                       val_split=val_split or None, device=device.value, mode="pynative" if pynative else "graph",
                       allow_nonfinite=allow_nonfinite, on_event=progress.event)
     if as_json:

@@ -1,4 +1,5 @@
-"""The same conventions in every command: -h, one meaning per short flag, --json, --device choices."""
+"""The same conventions in every command: -h, one meaning per short flag, --json, --device and --layout
+choices."""
 from __future__ import annotations
 
 import pytest
@@ -60,3 +61,15 @@ def test_device_lists_its_choices():
             if "--device" in p.opts:
                 r = CliRunner().invoke(app, [*path, "-h"])
                 assert "cpu|gpu|ascend" in r.output.lower().replace(" ", ""), (path, r.output)
+
+
+def test_layout_choices_are_the_readers_layouts():
+    from archspec.data.layouts import LAYOUTS
+
+    with_layout = [path for path, cmd in COMMANDS.items() for p in cmd.params if "--layout" in p.opts]
+    assert sorted(with_layout) == [("eval",), ("train",)]
+    for path in with_layout:
+        r = CliRunner().invoke(app, [*path, "-h"])
+        assert f"<{'|'.join(LAYOUTS)}>" in r.output.replace(" ", ""), (path, r.output)
+    r = CliRunner().invoke(app, ["eval", "s.yaml", "-w", "w.ckpt", "--data", ".", "--layout", "coco"])
+    assert r.exit_code == 2 and "coco" in r.output and "voc" in r.output
