@@ -46,6 +46,16 @@ def line(text: str) -> None:
     out.print(esc(text))
 
 
+def shown(path: str | Path | None) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    if path is None:
+        return ""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 def timings_line(timings: dict[str, float], unit: str = "ms") -> str:
     if unit == "s":
         return "time: " + "  ".join(f"{k} {v:.1f} s" for k, v in timings.items())

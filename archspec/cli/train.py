@@ -9,7 +9,7 @@ import typer
 from archspec.cli import options as opt
 from archspec.cli.app import command, esc
 from archspec.cli.progress import Progress
-from archspec.cli.render import line, print_json
+from archspec.cli.render import line, print_json, shown
 
 
 class TrainProgress(Progress):
@@ -76,14 +76,14 @@ def train(
     line(f"{r.spec}: trained {what} of {r.total_steps} on {r.world} process(es){speed}; last loss "
          f"{r.last_loss:.4f}" if r.last_loss is not None else f"{r.spec}: nothing left to train")
     if r.weights:
-        line(f"starting weights: {r.weights}")
+        line(f"starting weights: {shown(r.weights)}")
     if r.best:
         metric = "miou" if "miou" in r.best else "top1"
-        line(f"best {metric} {r.best[metric]:.4f} at step {r.best['step']}: {r.best_checkpoint}")
-    line(f"run folder {r.run}: last.ckpt, log.jsonl" + (", curves.png" if r.curves else ""))
+        line(f"best {metric} {r.best[metric]:.4f} at step {r.best['step']}: {shown(r.best_checkpoint)}")
+    line(f"run folder {shown(r.run)}: last.ckpt, log.jsonl" + (", curves.png" if r.curves else ""))
     for note in r.notes:
         line(f"note: {note}")
     if r.ranks_agree is False:
         from archspec.cli.app import err
 
-        err.print(f"[yellow]the {r.world} processes ended with different weights[/yellow] ({esc(r.run)})")
+        err.print(f"[yellow]the {r.world} processes ended with different weights[/yellow] ({esc(shown(r.run))})")

@@ -30,11 +30,12 @@ def case(tmp_path_factory):
 
 
 def test_train_then_eval_from_the_command_line(case):
-    r = archspec("train", case / "tiny.yaml", "--data", case / "voc", "--out", case / "run", "--set", "iterations=4",
-                 "--set", "batch_size=2", "--set", "crop_size=24", "--set", "log_interval=2", "--set", "eval_size=32")
+    r = archspec("train", "tiny.yaml", "--data", "voc", "--out", "run", "--set", "iterations=4", "--set",
+                 "batch_size=2", "--set", "crop_size=24", "--set", "log_interval=2", "--set", "eval_size=32", cwd=case)
     assert r.returncode == 0, r.stderr
     assert "tinyseg: trained 4 steps of 4 on 1 process(es)" in r.stdout
     assert "best miou" in r.stdout and (case / "run" / "best.ckpt").exists()
+    assert "run folder run: last.ckpt" in r.stdout  # paths as the user typed them, not absolute
     assert "step 2: loss" in r.stderr and "images/s" in r.stderr  # progress, one line per log when piped
     r = archspec("eval", case / "tiny.yaml", "-w", case / "run" / "last.ckpt", "--data", case / "voc", "--size", "32",
                  "--json")
