@@ -190,6 +190,24 @@ def make_folder(folder: str | Path, option: str = "--out") -> Path:
     return p
 
 
+@contextmanager
+def output_folder(folder: str | Path, option: str = "--out") -> Iterator[Path]:
+    """`make_folder` for the length of a job: if the job fails, the folders it created are removed
+    again while empty, so a failed command leaves nothing behind."""
+    p = Path(folder)
+    created = [a for a in (p, *p.parents) if not a.exists()]
+    make_folder(p, option)
+    try:
+        yield p
+    except BaseException:
+        for a in created:  # deepest first; stops at the first that is not empty
+            try:
+                a.rmdir()
+            except OSError:
+                break
+        raise
+
+
 def output_error(e: OSError, path: str | Path, option: str = "--out") -> SpecError | None:
     """The SpecError for an OSError that means `path` cannot be written (full disk, quota, read-only
     file system, ...), or None for other errors."""

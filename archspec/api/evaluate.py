@@ -15,12 +15,14 @@ MindSpore starts; user mistakes raise SpecError.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from archspec.errors import Location, SpecError
+from archspec.files import output_folder
 
 __all__ = ["EvalReport", "evaluate"]
 
@@ -65,9 +67,9 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     from archspec.data.scan import scan_split
     from archspec.data.transforms import ClsAugment, SegAugment
     from archspec.errors import ErrorSink
-    from archspec.weights.checkpoint import read_checkpoint
     from archspec.spec.inference import preprocess_settings
     from archspec.training.plan import task_of
+    from archspec.weights.checkpoint import read_checkpoint
 
     emit = on_event or (lambda kind, **data: None)
     loaded = archspec.load(spec, overrides, override_source="--set") if isinstance(spec, (str, Path)) else spec
@@ -95,47 +97,47 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
             raise SpecError(f"{len(big)} image(s) are larger than the evaluation size {eval_size[0]}x{eval_size[1]}, "
                             f"e.g. {big[0][0].image}", Location("--size"),
                             hint="evaluation pads images, never shrinks them: raise --size or leave it unset")
-    sized = archspec.resolve(loaded, {name: (batch, shape[1], *eval_size)})
+    from archspec.training.planning import graph_at
+
+    sized = graph_at(loaded, {name: (batch, shape[1], *eval_size)}, Location("--size" if size else "--data"),
+                     "evaluate at a smaller --size, or fewer images at once (--batch)")
     sink = ErrorSink()
     pre = preprocess_settings(loaded, sized, sink)
     sink.raise_if_any()
     labels = _class_names(loaded, sized, num_classes) if task == "segmentation" else None
     read_checkpoint(wpath)  # a damaged file fails here, before MindSpore builds anything
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
-        from archspec.files import make_folder
+    # checked (and made) now, before the long part; removed again if the evaluation fails
+    with output_folder(out_dir) if out_dir is not None else contextlib.nullcontext():
+        aug = (SegAugment(crop=eval_size, ignore_index=ignore_index) if task == "segmentation"
+               else ClsAugment(crop=eval_size, crop_pct=crop_pct))
+        the_task = Task(task, pre, num_classes, aug, ignore_index)
 
-        make_folder(out_dir)
-    aug = (SegAugment(crop=eval_size, ignore_index=ignore_index) if task == "segmentation"
-           else ClsAugment(crop=eval_size, crop_pct=crop_pct))
-    the_task = Task(task, pre, num_classes, aug, ignore_index)
+        from archspec.runtime.host import setup
+        from archspec.training.evaluation import Evaluator
+        from archspec.weights.checkpoint import load_weights
 
-    from archspec.runtime.host import setup
-    from archspec.weights.checkpoint import load_weights
-    from archspec.training.evaluation import Evaluator
+        setup(device, mode)
+        emit("stage", name="eval", label=f"evaluating {loaded.name} on {split}", total=len(the_split))
+        emit("phase", name="eval", text=f"building the network at {eval_size[0]}x{eval_size[1]}")
+        ev = Evaluator(loaded, the_split, the_task, eval_size, batch, workers)
+        summary = load_weights(ev.net, wpath, allow_nonfinite=allow_nonfinite, partial_option=None).summary()
+        emit("phase", name="eval", text=f"{len(the_split)} images")
+        result = ev.run(lambda n: emit("advance", name="eval", n=n))
+        report = EvalReport(spec=loaded.name, weights=str(wpath), data=str(root), split=split, task=task,
+                            images=result.images, size=eval_size, seconds=result.seconds,
+                            images_per_s=result.images_per_s, weights_summary=summary)
+        if task == "segmentation":
+            names = labels
+            report.miou, report.pixel_accuracy = result.miou, result.pixel_accuracy
+            report.per_class = list(zip(names, result.iou))
+            if out_dir is not None:
+                from archspec.training.plots import draw_confusion
 
-    setup(device, mode)
-    emit("stage", name="eval", label=f"evaluating {loaded.name} on {split}", total=len(the_split))
-    emit("phase", name="eval", text=f"building the network at {eval_size[0]}x{eval_size[1]}")
-    ev = Evaluator(loaded, the_split, the_task, eval_size, batch, workers)
-    summary = load_weights(ev.net, wpath, allow_nonfinite=allow_nonfinite).summary()
-    emit("phase", name="eval", text=f"{len(the_split)} images")
-    result = ev.run(lambda n: emit("advance", name="eval", n=n))
-    report = EvalReport(spec=loaded.name, weights=str(wpath), data=str(root), split=split, task=task,
-                        images=result.images, size=eval_size, seconds=result.seconds,
-                        images_per_s=result.images_per_s, weights_summary=summary)
-    if task == "segmentation":
-        names = labels
-        report.miou, report.pixel_accuracy = result.miou, result.pixel_accuracy
-        report.per_class = list(zip(names, result.iou))
-        if out_dir is not None:
-            from archspec.training.plots import draw_confusion
-
-            out_dir.mkdir(parents=True, exist_ok=True)
-            report.confusion_csv = str(write_confusion_csv(result.confusion, names, out_dir / "confusion.csv"))
-            report.confusion_png = str(draw_confusion(result.confusion, names, out_dir / "confusion.png"))
-    else:
-        report.top1, report.top5 = result.top1, result.top5
+                report.confusion_csv = str(write_confusion_csv(result.confusion, names, out_dir / "confusion.csv"))
+                report.confusion_png = str(draw_confusion(result.confusion, names, out_dir / "confusion.png"))
+        else:
+            report.top1, report.top5 = result.top1, result.top5
     emit("done", name="eval")
     return report
 

@@ -15,10 +15,11 @@ Where it runs: in this process (workers=1); as one rank when this process is an 
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from archspec.errors import Location, SpecError
+from archspec.errors import Location, SpecError, SpecErrors
 from archspec.training.report import TrainReport
 
 __all__ = ["TrainReport", "train"]
@@ -42,6 +43,7 @@ def train(spec, data=None, recipe=None, weights=None, out=None, resume=None, wor
     if distributed and world > 1 and resume is None and out is None:
         raise SpecError("under msrun, give the run folder with --out", Location("--out"),
                         hint="every process must name the same folder (only rank 0 writes to it)")
+    existed = out is not None and Path(out).exists()  # a new run accepts it only empty
     if resume is not None:
         if out is not None and Path(out).resolve() != Path(resume).resolve():
             raise SpecError("--out and --resume name different folders", Location("--out"),
@@ -54,15 +56,40 @@ def train(spec, data=None, recipe=None, weights=None, out=None, resume=None, wor
                         overrides=overrides, layout=layout, train_split=train_split, val_split=val_split,
                         device=device, mode=mode, rank=rank, allow_nonfinite=allow_nonfinite)
     folder = Path(plan.out)
-    if rank == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-        plan.save(folder)
-    if plan.workers > 1 and not distributed:
-        return launch.launch(folder, plan.workers, on_event)
-    if not distributed:
-        from archspec.runtime.host import setup
+    try:
+        if rank == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+            plan.save(folder)
+        if plan.workers > 1 and not distributed:
+            return launch.launch(folder, plan.workers, on_event)
+        if not distributed:
+            from archspec.runtime.host import setup
 
-        setup(plan.device, plan.mode)
-    from archspec.training.loop import run
+            setup(plan.device, plan.mode)
+        from archspec.training.loop import run
 
-    return run(plan, on_event=on_event if rank == 0 else None, rank=rank, world=world)
+        return run(plan, on_event=on_event if rank == 0 else None, rank=rank, world=world)
+    except (SpecError, SpecErrors, KeyboardInterrupt):
+        if resume is None and rank == 0:
+            _discard_unstarted(folder, keep_folder=existed)
+        raise
+
+
+def _discard_unstarted(folder: Path, keep_folder: bool) -> None:
+    """A new run stopped by a user mistake (or Ctrl-C) before its first checkpoint: leave its folder as
+    it was found, empty or absent, so the same command runs again once the cause is fixed. The folder
+    was empty when the run started, so all it holds is the run's own."""
+    import shutil
+
+    from archspec.training.checkpoints import LAST
+
+    if not folder.is_dir() or (folder / LAST).exists():
+        return  # steps were kept: `--resume` continues them
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+    if not keep_folder:
+        with contextlib.suppress(OSError):
+            folder.rmdir()

@@ -109,7 +109,8 @@ def available_splits(root: Path, layout: str) -> list[str]:
         folder = base / "ImageSets" / "Segmentation" if base else None
         return sorted(p.stem for p in folder.glob("*.txt")) if folder and folder.is_dir() else []
     if layout == "cityscapes":
-        return sorted(p.name for p in (root / "leftImg8bit").iterdir() if p.is_dir())
+        folder = root / "leftImg8bit"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
     if layout == "list":
         folder = root.parent if root.is_file() else root
         return sorted(p.stem for p in folder.glob("*.txt"))

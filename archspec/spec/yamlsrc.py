@@ -65,17 +65,17 @@ def _loc(file: str, mark) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-def read_text(path: Path, shown: str) -> str:
-    """The text of a spec (or library, or weight map) file: a regular file (no FIFO or device) of at
-    most `limits.SPEC_FILE_BYTES`, in UTF-8. Every problem is a SpecError at the file."""
+def read_text(path: Path, shown: str, what: str = "spec file") -> str:
+    """The text of a spec (or library, weight map, recipe) file: a regular file (no FIFO or device) of
+    at most `limits.SPEC_FILE_BYTES`, in UTF-8. Every problem is a SpecError at the file."""
     where = Location(shown)
     try:
-        data = read_regular(path, limits.SPEC_FILE_BYTES, loc=where, what="spec file", shown=shown,
+        data = read_regular(path, limits.SPEC_FILE_BYTES, loc=where, what=what, shown=shown,
                             hint="check the path; imports and extends are relative to the file that names them")
     except limits.LimitError as e:
         raise limits.LimitError(e.message, where, hint="split it into a library (imports:) and a spec") from None
     except SpecError as e:
-        if e.message.startswith("spec file not found"):
+        if e.message.startswith(f"{what} not found"):
             e.message = f"file not found: {shown}"
         raise
     try:
@@ -84,8 +84,9 @@ def read_text(path: Path, shown: str) -> str:
         raise SpecError(f"not UTF-8 text (byte {e.start})", where) from None
 
 
-def load_yaml(text: str, file: str) -> Any:
-    """Parse YAML text into SMap/SList/scalars; every problem is a positioned SpecError."""
+def load_yaml(text: str, file: str, empty_hint: str = "a spec starts with 'archspec: 1' and 'name: ...'") -> Any:
+    """Parse YAML text into SMap/SList/scalars; every problem is a positioned SpecError.
+    `empty_hint`: how a file of this kind starts, for an empty one."""
     _check_depth(text, file)
     try:
         try:
@@ -100,8 +101,7 @@ def load_yaml(text: str, file: str) -> Any:
     except yaml.YAMLError as e:
         raise SpecError(f"not valid YAML: {e}", Location(file)) from None
     if node is None:
-        raise SpecError("the file is empty", Location(file, 1, 1),
-                        hint="a spec starts with 'archspec: 1' and 'name: ...'")
+        raise SpecError("the file is empty", Location(file, 1, 1), hint=empty_hint)
     builder = _Builder(file)
     return builder.build(node, 0)
 

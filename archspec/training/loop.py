@@ -227,6 +227,8 @@ class _Session:
             self.session_start += spent
 
     def _run_evaluation(self, step: int, evaluator) -> None:
+        if step > self.saved_at:  # first: a failing evaluation (say, a bad val mask) keeps the steps trained
+            self._save_last(step)
         self.emit("phase", name="train", text=f"evaluating on {evaluator.split.name} ({len(evaluator.split)} images, "
                                              f"input {evaluator.size[0]}x{evaluator.size[1]})")
         evaluator.load_from(self.trainer.net)
@@ -240,8 +242,6 @@ class _Session:
         if value is not None and math.isfinite(value) and (self.best is None or value > self.best[key]):
             self.best = {"step": step, **summary}
             checkpoints.save(self.trainer, self.out / checkpoints.BEST, step, with_optimizer=False)
-        if step > self.saved_at:
-            self._save_last(step)
 
     def finish(self, step: int, evaluator) -> None:
         if step > self.evaluated_at and step > self.start:

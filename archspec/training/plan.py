@@ -67,6 +67,8 @@ def load_plan(folder: Path, option: str = "--resume") -> Plan:
         raise SpecError(f"{path} is too large to be a run file", Location(str(path)))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
         if data.get("format") != FORMAT:
             raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
         known = set(Plan.__dataclass_fields__)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
+from archspec.errors import ErrorSink, Location, SpecError, SpecErrors, did_you_mean
 from archspec.training.plan import Plan, load_plan, task_of
 
 # The recipe keys that fix which samples each step sees: a resumed run keeps them.
@@ -42,7 +42,7 @@ def split_overrides(overrides: Mapping[str, Any] | None, spec_params) -> tuple[d
         elif key in spec_params:
             spec[key] = value
         else:
-            raise SpecError(f"--set {key}: neither a param of the spec nor a recipe key", Location("--set"),
+            raise SpecError(f"'{key}' is neither a param of the spec nor a recipe key", Location("--set"),
                             hint=did_you_mean(key, list(recipe_keys) + list(spec_params)) or
                             "spec params: " + ", ".join(spec_params))
     return spec, recipe
@@ -74,6 +74,22 @@ def _recipe_loc(recipe_path: str, overrides: dict, key: str) -> Location:
 
     raw = load_yaml(read_text(Path(recipe_path), recipe_path), recipe_path)
     return raw.value_loc(key) if key in raw else Location(recipe_path)
+
+
+def graph_at(loaded, shapes: dict, loc: Location, fix: str):
+    """The spec resolved at a size the user chose through `loc` (a recipe key, --size): an input too
+    large is reported there, not at --input-shape, which these commands do not have."""
+    from archspec.graph import spec_graph
+
+    try:
+        return spec_graph(loaded, shapes)
+    except (SpecError, SpecErrors) as e:
+        for err in e.errors if isinstance(e, SpecErrors) else [e]:
+            if err.loc is not None and err.loc.file == "--input-shape":
+                err.loc = loc
+            if "--input-shape" in err.hint:
+                err.hint = fix
+        raise
 
 
 def _check_weights(weights: str | Path | None) -> str | None:
@@ -138,6 +154,10 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
     if workers < 1 or r.batch_size % workers:
         sink.add(SpecError(f"batch_size {r.batch_size} does not split evenly over {workers} workers",
                            Location("--workers"), hint="the batch is global: make it a multiple of the workers"))
+    if task == "segmentation" and r.ignore_index < num_classes:
+        sink.add(SpecError(f"ignore_index {r.ignore_index} is one of the {num_classes} classes (0..{num_classes - 1})",
+                           _recipe_loc(recipe_path, recipe_over, "ignore_index"),
+                           hint=f"the ignore label must not be a class: use 255 (or at least {num_classes})"))
     if r.class_weights is not None and len(r.class_weights) != num_classes:
         sink.add(SpecError(f"class_weights has {len(r.class_weights)} values for {num_classes} classes",
                            _recipe_loc(recipe_path, recipe_over, "class_weights")))
@@ -153,7 +173,8 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
         raise SpecError(f"the dataset has {len(classes)} classes but the spec's output has {num_classes}",
                         Location("--data"), hint=f"build the spec for them: --set num_classes={len(classes)}")
     name, shape = next(iter(graph.inputs.items()))
-    spec_graph(loaded, {name: (r.batch_size // workers, shape[1], *r.crop)})  # the net builds at the crop
+    graph_at(loaded, {name: (r.batch_size // workers, shape[1], *r.crop)},  # the net builds at the crop
+             _recipe_loc(recipe_path, recipe_over, "crop_size"), "use a smaller crop_size or batch_size")
     if len(train) < r.batch_size:
         raise SpecError(f"the split '{train_split}' has {len(train)} samples, fewer than one batch of {r.batch_size}",
                         Location("--data"), hint="lower the batch: --set batch_size=N")
@@ -179,7 +200,9 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
                                 _recipe_loc(recipe_path, recipe_over, "eval_size"),
                                 hint="evaluation pads images, never shrinks them: raise eval_size or leave it unset "
                                      "(the largest image)")
-            spec_graph(loaded, {name: (r.eval_batch, shape[1], *eval_size)})
+            graph_at(loaded, {name: (r.eval_batch, shape[1], *eval_size)},
+                     _recipe_loc(recipe_path, recipe_over, "eval_size") if r.eval_size else Location("--data"),
+                     "evaluate fewer images at once (eval_batch); images larger than eval_size are refused, not shrunk")
     weights = _check_weights(weights)
     folder = _run_folder(out, loaded.name, check=rank == 0)  # created last: a mistake above leaves no folder
     return Plan(
@@ -207,18 +230,20 @@ def resume_plan(run: str | Path, spec=None, overrides=None, workers: int | None 
         if name != plan.spec_name:
             raise SpecError(f"run {folder} trains '{plan.spec_name}', not '{name}'", Location("--resume"))
     spec_over, recipe_over = split_overrides(overrides, _spec_params(plan.spec))
-    if spec_over:
+    # the command that started the run, with --resume added, resumes it: repeating a value is no change
+    if any(str(v) != str(plan.spec_overrides.get(k)) for k, v in spec_over.items()):
         raise SpecError("a resumed run keeps its spec params", Location("--set"),
                         hint=f"the run was started with {plan.spec_overrides or 'no --set values'}")
-    changed = [k for k in recipe_over if k in _ORDER_KEYS]
+    merged = {**plan.recipe_overrides, **recipe_over}
+    r = load_recipe(plan.recipe_source, merged)
+    changed = [k for k in _ORDER_KEYS if r.values()[k] != plan.recipe.get(k)]
     if changed:
         raise SpecError(f"a resumed run keeps {', '.join(changed)} (they decide which samples each step sees)",
                         Location("--set"), hint="start a new run to change them")
-    merged = {**plan.recipe_overrides, **recipe_over}
-    r = load_recipe(plan.recipe_source, merged)
     workers = workers or plan.workers
     if r.batch_size % workers:
         raise SpecError(f"batch_size {r.batch_size} does not split evenly over {workers} workers",
                         Location("--workers"))
+    # the folder named, wherever the run was started (a copied or moved run continues where it is now)
     return replace(plan, recipe=r.values(), recipe_overrides=merged, total_steps=r.total_steps(plan.n_train),
-                   workers=workers)
+                   workers=workers, out=str(folder.resolve()))

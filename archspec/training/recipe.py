@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
-from archspec.errors import Location, SpecError, did_you_mean
+from archspec.errors import Location, SpecError, SpecErrors, did_you_mean
+from archspec.ops.common import FiniteFloat, NonNegInt, PosFiniteFloat, PosInt
 from archspec.spec.loader import pydantic_errors
 from archspec.spec.yamlsrc import SMap, load_yaml, read_text
 
 MAX_SET_CHARS = 1000
+MAX_LR = 1000.0
 
 
 class Recipe(BaseModel):
@@ -38,70 +40,92 @@ class Recipe(BaseModel):
     description: str = ""
     # -- optimizer
     optimizer: Literal["sgd", "adamw"] = Field("sgd", description="sgd: SGD with momentum; adamw: AdamW")
-    lr: float = Field(0.01, gt=0, description="peak learning rate (after warm-up)")
-    momentum: float = Field(0.9, ge=0, lt=1, description="sgd")
+    lr: PosFiniteFloat = Field(0.01, description="peak learning rate (after warm-up)")
+    momentum: FiniteFloat = Field(0.9, ge=0, lt=1, description="sgd")
     nesterov: StrictBool = Field(False, description="sgd")
-    betas: list[float] = Field([0.9, 0.999], min_length=2, max_length=2, description="adamw")
-    eps: float = Field(1e-8, gt=0, description="adamw")
-    weight_decay: float = Field(1e-4, ge=0)
+    betas: list[FiniteFloat] = Field([0.9, 0.999], min_length=2, max_length=2, description="adamw")
+    eps: PosFiniteFloat = Field(1e-8, description="adamw")
+    weight_decay: FiniteFloat = Field(1e-4, ge=0)
     decay_bn_and_bias: StrictBool = Field(True, description="false: no weight decay on BatchNorm and biases")
     # -- learning-rate schedule
     schedule: Literal["poly", "cosine", "constant"] = "poly"
-    power: float = Field(0.9, gt=0, description="poly: lr * (1 - step / steps) ** power (DeepLab)")
-    min_lr: float = Field(0.0, ge=0, description="the schedule's floor")
-    warmup_iterations: int = Field(0, ge=0, description="linear warm-up steps before the schedule")
-    warmup_factor: float = Field(0.1, gt=0, le=1, description="warm-up starts at lr * warmup_factor")
+    power: PosFiniteFloat = Field(0.9, description="poly: lr * (1 - step / steps) ** power (DeepLab)")
+    min_lr: FiniteFloat = Field(0.0, ge=0, description="the schedule's floor")
+    warmup_iterations: NonNegInt = Field(0, description="linear warm-up steps before the schedule")
+    warmup_factor: FiniteFloat = Field(0.1, gt=0, le=1, description="warm-up starts at lr * warmup_factor")
     # -- length: exactly one of the two
-    iterations: Optional[int] = Field(None, ge=1, description="optimizer steps in all")
-    epochs: Optional[int] = Field(None, ge=1, description="passes over the training split")
+    iterations: Optional[PosInt] = Field(None, description="optimizer steps in all")
+    epochs: Optional[PosInt] = Field(None, description="passes over the training split")
     # -- data
-    batch_size: int = Field(16, ge=1, description="global batch (all workers together)")
+    batch_size: PosInt = Field(16, description="global batch (all workers together)")
     crop_size: Union[int, list[int]] = Field(513, description="training input: side, or [height, width]")
-    scale_range: list[float] = Field([0.5, 2.0], min_length=2, max_length=2,
-                                     description="segmentation: random scale; classification: crop area fraction")
+    scale_range: list[PosFiniteFloat] = Field([0.5, 2.0], min_length=2, max_length=2,
+                                              description="segmentation: random scale; classification: crop area "
+                                                          "fraction")
     flip: StrictBool = Field(True, description="random horizontal flip")
-    crop_pct: float = Field(0.875, gt=0, le=1, description="classification eval: resize to crop / crop_pct")
-    data_workers: int = Field(2, ge=1, le=64, description="data loading processes per training process")
+    crop_pct: FiniteFloat = Field(0.875, gt=0, le=1, description="classification eval: resize to crop / crop_pct")
+    data_workers: PosInt = Field(2, le=64, description="data loading processes per training process")
     # -- loss
     loss: Literal["cross_entropy"] = "cross_entropy"
-    ignore_index: int = Field(255, ge=0, le=65535, description="mask label that never counts")
-    class_weights: Optional[list[float]] = Field(None, description="one weight per class")
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    ignore_index: NonNegInt = Field(255, le=65535, description="mask label that never counts")
+    class_weights: Optional[list[FiniteFloat]] = Field(None, description="one weight per class")
+    label_smoothing: FiniteFloat = Field(0.0, ge=0, lt=1)
     # -- model
     freeze_bn: StrictBool = Field(False, description="BatchNorm keeps its moving statistics and affine params")
     amp_level: Literal["O0", "O2"] = Field("O0", description="O0: float32 (CPU); O2: float16 with loss scaling "
                                                               "(Ascend)")
-    loss_scale: float = Field(1024.0, ge=1, description="O2: initial dynamic loss scale")
+    loss_scale: FiniteFloat = Field(1024.0, ge=1, le=2.0 ** 24, description="O2: initial dynamic loss scale")
     # -- evaluation, checkpoints, log
-    eval_interval: int = Field(0, ge=0, description="evaluate every N steps (0: only at the end)")
+    eval_interval: NonNegInt = Field(0, description="evaluate every N steps (0: only at the end)")
     eval_size: Optional[Union[int, list[int]]] = Field(
         None, description="segmentation eval input; default: the largest image of the eval split")
-    eval_batch: int = Field(1, ge=1)
-    checkpoint_interval: int = Field(0, ge=0, description="write last.ckpt every N steps (0: at each eval and "
+    eval_batch: PosInt = Field(1)
+    checkpoint_interval: NonNegInt = Field(0, description="write last.ckpt every N steps (0: at each eval and "
                                                           "at the end)")
-    log_interval: int = Field(10, ge=1)
-    seed: int = Field(0, ge=0)
+    log_interval: PosInt = Field(10)
+    seed: NonNegInt = Field(0)
 
-    @model_validator(mode="after")
-    def _checks(self) -> "Recipe":
-        if (self.iterations is None) == (self.epochs is None):
-            raise ValueError("give exactly one of iterations and epochs")
-        lo, hi = self.scale_range
-        if not 0 < lo <= hi:
-            raise ValueError(f"scale_range must be [low, high] with 0 < low <= high, got {self.scale_range}")
-        for name in ("crop_size", "eval_size"):
-            _size(getattr(self, name), name)
-        if self.class_weights is not None and any(w < 0 for w in self.class_weights):
-            raise ValueError("class_weights must not be negative")
-        return self
+    @field_validator("lr")
+    @classmethod
+    def _lr(cls, v: float) -> float:
+        if v > MAX_LR:  # float32 learning rates overflow long before anything is learned
+            raise ValueError(f"at most {MAX_LR:g}; got {v:g}")
+        return v
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, v: list[float]) -> list[float]:
+        if not all(0 <= b < 1 for b in v):
+            raise ValueError(f"two decay rates, each at least 0 and below 1; got {v}")
+        return v
+
+    @field_validator("scale_range")
+    @classmethod
+    def _scale_range(cls, v: list[float]) -> list[float]:
+        if not v[0] <= v[1]:
+            raise ValueError(f"[low, high] with low <= high; got {v}")
+        return v
+
+    @field_validator("crop_size", "eval_size")
+    @classmethod
+    def _sizes(cls, v):
+        _size(v)
+        return v
+
+    @field_validator("class_weights")
+    @classmethod
+    def _weights(cls, v):
+        if v is not None and any(w < 0 for w in v):
+            raise ValueError("weights must not be negative")
+        return v
 
     @property
     def crop(self) -> tuple[int, int]:
-        return _size(self.crop_size, "crop_size")
+        return _size(self.crop_size)
 
     @property
     def eval_hw(self) -> tuple[int, int] | None:
-        return _size(self.eval_size, "eval_size") if self.eval_size is not None else None
+        return _size(self.eval_size) if self.eval_size is not None else None
 
     def total_steps(self, n_samples: int) -> int:
         if self.iterations is not None:
@@ -112,13 +136,33 @@ class Recipe(BaseModel):
         return self.model_dump()
 
 
-def _size(value, name: str) -> tuple[int, int] | None:
+MAX_SIDE = 16384  # pixels: a crop or evaluation side beyond any camera's
+
+
+def _size(value) -> tuple[int, int] | None:
     if value is None:
         return None
-    pair = [value, value] if isinstance(value, int) else list(value)
-    if len(pair) != 2 or any(not isinstance(v, int) or v < 8 for v in pair):
-        raise ValueError(f"{name} is one side or [height, width], each at least 8; got {value}")
+    pair = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if (not isinstance(pair, list) or len(pair) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) or not 8 <= v <= MAX_SIDE for v in pair)):
+        raise ValueError(f"one side or [height, width], each from 8 to {MAX_SIDE}; got {value}")
     return pair[0], pair[1]
+
+
+def _cross_checks(r: Recipe, raw: SMap) -> list[SpecError]:
+    """Checks between keys, each placed at the key that has to change (in the file or on --set)."""
+    errors = []
+    if (r.iterations is None) == (r.epochs is None):
+        key = "epochs" if "epochs" in raw else "iterations"
+        errors.append(SpecError("give exactly one of iterations and epochs", raw.value_loc(key), key,
+                                "remove one of them (--set epochs=N replaces the recipe's iterations)"))
+    if r.iterations is not None and r.warmup_iterations > r.iterations:
+        errors.append(SpecError(f"warmup_iterations {r.warmup_iterations} is longer than the run's "
+                                f"{r.iterations} iterations", raw.value_loc("warmup_iterations"), "warmup_iterations"))
+    if r.min_lr > r.lr:
+        errors.append(SpecError(f"min_lr {r.min_lr} is above lr {r.lr}", raw.value_loc("min_lr"), "min_lr",
+                                "the schedule's floor must not be above its peak"))
+    return errors
 
 
 def shipped() -> list[str]:
@@ -163,7 +207,7 @@ def load_recipe(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     """Read and validate a recipe; `overrides` (key -> value or CLI text) replace its keys."""
     path = find_recipe(name_or_path, option)
     shown = str(path)
-    raw = load_yaml(read_text(path, shown), shown)
+    raw = load_yaml(read_text(path, shown, "recipe file"), shown, empty_hint="a recipe starts with 'archrecipe: 1'")
     if not isinstance(raw, SMap):
         raise SpecError("a recipe must be a YAML mapping of keys", getattr(raw, "loc", Location(shown, 1, 1)),
                         hint="start with 'archrecipe: 1' and one key per line")
@@ -179,14 +223,15 @@ def load_recipe(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
         if key in (overrides or {}) and other not in (overrides or {}):
             raw.pop(other, None)  # --set epochs=3 replaces the recipe's length, whichever unit it used
     try:
-        return Recipe.model_validate(raw)
+        recipe = Recipe.model_validate(raw)
+        errors = _cross_checks(recipe, raw)
     except ValidationError as e:
         errors = pydantic_errors(e, raw, Recipe)
-        if len(errors) == 1:
-            raise errors[0] from None
-        from archspec.errors import SpecErrors
-
-        raise SpecErrors(errors) from None
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise SpecErrors(errors)
+    return recipe
 
 
 def recipes_dir() -> Path | None:

@@ -444,14 +444,15 @@ def listing(kind: str, items: list[str], limit: int = SHOW_FIRST) -> str:
 
 
 def load_weights(net, path: str | Path, *, allow_partial: bool = False, allow_nonfinite: bool = False,
-                 option: str = "--weights") -> WeightsReport:
+                 option: str = "--weights", partial_option: str | None = "--allow-partial") -> WeightsReport:
     """Load a MindSpore checkpoint into a built SpecNet (any Cell) by parameter name.
 
     Strict by default: if any parameter is missing, any checkpoint tensor is not a parameter of
     the net, or any shape or data type differs, raises one SpecError listing them (the net is
     unchanged). `allow_partial=True` loads what fits and lists the rest in the report's `skipped`;
     loading nothing at all is still an error. Tensors holding NaN or inf are refused unless
-    `allow_nonfinite=True`.
+    `allow_nonfinite=True`. `partial_option`: how the caller's user asks for a partial load (None:
+    they cannot, e.g. evaluation, and the hints do not offer it).
     """
     from mindspore import Tensor
 
@@ -485,13 +486,14 @@ def load_weights(net, path: str | Path, *, allow_partial: bool = False, allow_no
             if report.mismatched and not report.unexpected:
                 hint = ("the names match but the shapes do not: build the spec with the params the weights were "
                         "made for (--set)")
-            if fitting:
-                hint += "; --allow-partial loads the few that fit"
+            if fitting and partial_option:
+                hint += f"; {partial_option} loads the few that fit"
         else:
             head = f"the checkpoint does not fit network '{graph_name}' ({counts})"
-            hint = (f"pass --allow-partial to load the {len(fitting)} parameters that fit and keep the others as "
-                    f"initialized (e.g. for a new number of classes), or build the spec with the params the "
-                    f"weights were made for (--set)")
+            hint = "build the spec with the params the weights were made for (--set)"
+            if partial_option:
+                hint = (f"pass {partial_option} to load the {len(fitting)} parameters that fit and keep the others "
+                        f"as initialized (e.g. for a new number of classes), or {hint}")
         raise SpecError(head + "\n  " + "\n  ".join(lines), Location(shown), hint=hint)
     if not allow_nonfinite:
         check_finite(fitting.items(), shown)

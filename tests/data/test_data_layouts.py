@@ -69,6 +69,9 @@ def test_voc_folder_may_be_the_devkit_parent(datasets, tmp_path):
 def test_layout_can_be_forced(datasets):
     with pytest.raises(SpecError, match="not a Pascal VOC folder"):
         open_split(datasets["cityscapes"], "train", layout="voc")
+    for other in ("cityscapes", "list"):  # a layout forced on the wrong folder is a user mistake, not a crash
+        with pytest.raises(SpecError, match=f"the {other} dataset at .* has no split 'train'"):
+            open_split(datasets["folders"], "train", layout=other)
     (e,) = _errors(open_split, datasets["voc"], "train", layout="vocc")
     assert "did you mean 'voc'" in e.hint
 

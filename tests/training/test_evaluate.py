@@ -109,6 +109,9 @@ def test_evaluation_size_may_be_larger_and_never_smaller_than_the_images(seg_cas
     with pytest.raises(SpecError, match="larger than the evaluation size 12x12") as info:
         evaluate(seg_case / "spec.yaml", seg_case / "w.ckpt", seg_case / "data", size=12)
     assert info.value.loc.file == "--size"
+    with pytest.raises(SpecError, match="would have") as info:  # too large to build: the option that set it
+        evaluate(seg_case / "spec.yaml", seg_case / "w.ckpt", seg_case / "data", size=(60000, 60000))
+    assert info.value.loc.file == "--size" and "--input-shape" not in info.value.hint
 
 
 def test_classification_top1_top5_by_hand(tmp_path):
@@ -143,3 +146,13 @@ def test_evaluate_checks_before_building(seg_case, tmp_path):
     bad.write_bytes(b"\x00" * 40)
     with pytest.raises(SpecError, match="not a readable MindSpore checkpoint|holds no tensors"):
         evaluate(seg_case / "spec.yaml", bad, seg_case / "data")
+    from archspec.weights.checkpoint import write_checkpoint
+
+    other = write_checkpoint({"head.conv.weight": np.ones((5, 3, 1, 1), np.float32),
+                              "head.conv.bias": np.zeros(5, np.float32)}, tmp_path / "other.ckpt")
+    with pytest.raises(SpecError, match="does not fit|no tensor of the checkpoint fits") as info:
+        evaluate(seg_case / "spec.yaml", other, seg_case / "data")
+    assert "--allow-partial" not in info.value.hint  # eval has no such option: its hint does not offer it
+    with pytest.raises(SpecError):  # a failed evaluation leaves no folders behind
+        evaluate(seg_case / "spec.yaml", other, seg_case / "data", out=tmp_path / "eval" / "out")
+    assert not (tmp_path / "eval").exists()

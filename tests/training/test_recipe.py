@@ -74,9 +74,28 @@ def test_length_crop_and_scale_checks(tmp_path):
     e = _one(load_recipe, _write(tmp_path, "lr: 0.1\n"))
     assert "exactly one of iterations and epochs" in e.message
     e = _one(load_recipe, _write(tmp_path, "iterations: 5\ncrop_size: [4, 300]\n"))
-    assert "at least 8" in e.message
+    assert "from 8 to" in e.message and e.path == "crop_size" and e.loc.line == HEAD.count("\n") + 2
     e = _one(load_recipe, _write(tmp_path, "iterations: 5\nscale_range: [2.0, 0.5]\n"))
-    assert "low <= high" in e.message
+    assert "low <= high" in e.message and e.loc.line == HEAD.count("\n") + 2
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("lr", "inf", "finite"), ("lr", ".nan", "finite"), ("lr", "true", "boolean"), ("lr", "1e300", "at most 1000"),
+    ("eps", ".inf", "finite"),
+    ("betas", "[1.5, 0.9]", "below 1"), ("scale_range", "[0.5, .inf]", "finite"),
+    ("class_weights", "[.nan, 1]", "finite"), ("crop_size", "100000", "from 8 to"), ("batch_size", "2.0", "whole"),
+    ("warmup_iterations", "100", "longer than the run's 10 iterations"), ("min_lr", "1", "above lr"),
+])
+def test_absurd_values_are_refused_where_they_were_given(key, value, words):
+    e = _one(load_recipe, "voc_deeplabv3p", {"iterations": "10", key: value})
+    assert words in e.message and e.loc.file == "--set" and e.path.startswith(key), e.render()
+
+
+def test_a_schedule_of_a_billion_steps_costs_nothing_up_front():
+    lrs = learning_rates(load_recipe("voc_deeplabv3p", {"iterations": str(10**9)}), 10**9)
+    assert len(lrs) == 10**9 and lrs[0] == pytest.approx(0.01) and lrs[10**9 - 1] < 1e-9
+    with pytest.raises(IndexError):
+        lrs[10**9]
 
 
 def test_recipe_not_found_suggests_shipped_ones():
@@ -103,3 +122,11 @@ def test_poly_cosine_and_warmup_numbers():
     np.testing.assert_allclose(lrs[:10], 0.01 * (0.1 + 0.9 * np.arange(10) / 10), rtol=1e-6)
     assert lrs[10] == pytest.approx(0.01)
     assert lrs[15] == pytest.approx(0.001 + 0.009 * 0.5 * (1 + math.cos(math.pi * 5 / 10)), rel=1e-6)
+
+
+def test_an_empty_recipe_or_a_folder_is_named_as_a_recipe(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    e = _one(load_recipe, tmp_path / "empty.yaml")
+    assert e.message == "the file is empty" and "archrecipe: 1" in e.hint
+    e = _one(load_recipe, tmp_path)
+    assert "recipe file" in e.message and "spec" not in e.message

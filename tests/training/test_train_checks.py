@@ -71,6 +71,10 @@ def test_dataset_mistakes(voc, tmp_path):
     assert "class_weights has 2 values for 4 classes" in e.message
     e = _error(tmp_path, voc, val_split="tset")
     assert "did you mean 'test'" not in e.hint and "has no split 'tset'" in e.message
+    e = _error(tmp_path, voc, overrides={"ignore_index": 3})
+    assert "is one of the 4 classes" in e.message and e.loc.file == "--set"
+    e = _error(tmp_path, voc, overrides={"crop_size": 16000})  # too large to build: named by what set it
+    assert "the limit for one tensor" in e.message and "crop_size" in e.hint and "--input-shape" not in e.hint
 
 
 def test_classifier_classes_must_match_the_folders(tmp_path):
@@ -114,6 +118,14 @@ def test_resume_keeps_what_decides_the_data_order(voc, tmp_path):
     longer = resume_plan(run, overrides={"iterations": 5, "lr": 0.001})
     assert (longer.total_steps, longer.recipe["lr"]) == (5, 0.001)
     assert load_plan(run).total_steps == 2  # the run file changes only when the run continues
+    again = resume_plan(run, overrides={**SMALL, "iterations": 3})  # the starting command, with --resume added
+    assert again.total_steps == 3
+    moved = tmp_path / "moved"
+    run.rename(moved)
+    assert resume_plan(moved).out == str(moved.resolve())  # continues where the run is now
+    (moved / "run.json").write_text("[1, 2]")
+    with pytest.raises(SpecError, match="expected a JSON object"):
+        resume_plan(moved)
 
 
 def test_checks_run_without_importing_mindspore(voc, tmp_path):

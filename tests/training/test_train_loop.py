@@ -82,8 +82,10 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
     from archspec.training.loop import TrainingStopped
 
     run = tmp_path / "run"
+    spec = tmp_path / "nobn.yaml"  # without BatchNorm the largest learning rate a recipe takes diverges
+    spec.write_text(tiny_seg(bn_param=True))
     with pytest.raises(TrainingStopped) as info:
-        _train(tiny, run, iterations=12, lr=1e8, checkpoint_interval=2)
+        _train((spec, tiny[1]), run, iterations=12, lr=1000, checkpoint_interval=2, bn=False)
     e = info.value
     stopped = [x for x in _log(run) if "stopped" in x][0]
     assert f"at step {stopped['step']}" in e.message and "last good checkpoint" in e.message and "lr" in e.hint
@@ -91,6 +93,39 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
     assert int(ckpt["global_step"]) < stopped["step"]
     assert all(np.isfinite(v).all() for v in ckpt.values())
     assert (run / "curves.png").exists()
+
+
+def test_a_new_run_that_fails_before_its_first_checkpoint_leaves_its_folder_as_found(tiny, tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    from archspec.api.train import train
+
+    spec, data = tiny
+    for out, existed in ((tmp_path / "new", False), (tmp_path / "empty", True)):
+        if existed:
+            out.mkdir()
+        with pytest.raises(SpecError, match="not a readable MindSpore checkpoint"):
+            train(spec, data, out=out, weights=bad, overrides={**BASE, "iterations": 1})
+        assert out.exists() == existed and (not existed or not any(out.iterdir()))
+    report = _train(tiny, tmp_path / "new", iterations=1)  # the same command runs again, once fixed
+    assert report.steps == 1
+
+
+def test_a_bad_validation_mask_keeps_the_steps_trained(tiny, tmp_path):
+    import shutil
+
+    spec, data = tiny
+    copy = shutil.copytree(data, tmp_path / "voc")
+    mask = sorted((copy / "SegmentationClass").glob("val_*.png"))[0]
+    pixels = np.array(Image.open(mask))
+    pixels[0, 0] = 200  # neither a class of the tiny net nor 255
+    Image.fromarray(pixels.astype(np.uint8), mode="L").save(mask)
+    run = tmp_path / "run"
+    with pytest.raises(SpecError, match="neither a class"):
+        _train((spec, copy), run, iterations=3)
+    from archspec.weights.checkpoint import read_checkpoint
+
+    assert int(read_checkpoint(run / "last.ckpt")["global_step"]) == 3  # written before the evaluation
 
 
 def test_a_full_disk_while_checkpointing_leaves_the_previous_checkpoint(tiny, tmp_path, monkeypatch):
