@@ -33,7 +33,8 @@ class LayoutName(str, enum.Enum):  # archspec.data.layouts.LAYOUTS (tests/cli/te
     folders = "folders"
 
 
-Spec = typer.Argument(..., metavar="SPEC", help="The spec file (YAML), e.g. specs/deeplabv3p.yaml.")
+Spec = typer.Argument(..., metavar="SPEC", help="The spec file (YAML), e.g. specs/deeplabv3p.yaml, or a shipped one "
+                                                 "by its library name, e.g. archspec:deeplabv3p.yaml.")
 Set = typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help="Override a spec param (repeatable).")
 InputShape = typer.Option(None, "--input-shape", metavar="N,C,H,W",
                           help="Override the input shape (NAME=N,C,H,W when the spec has several inputs).")

@@ -59,6 +59,7 @@ from archspec.profiling.request import (
     ops_mode,
 )
 from archspec.progress import Event
+from archspec.spec.library import named_file
 from archspec.runtime.isa import machine_info
 
 
@@ -98,7 +99,7 @@ def run_profile(req: ProfileRequest, graph, on_event: Event | None = None) -> di
         inputs = {name: rng.standard_normal(tuple(shape)).astype(np.float32) for name, shape in graph.inputs.items()}
         np.savez(work / "inputs.npz", **inputs)
         base = {
-            "spec": str(Path(req.spec).resolve()), "overrides": req.overrides, "input_shapes": req.input_shapes,
+            "spec": str(named_file(req.spec)[0].resolve()), "overrides": req.overrides, "input_shapes": req.input_shapes,
             "allow_outside_imports": req.allow_outside_imports, "device": req.device, "jit_level": req.jit_level,
             "isa_fix": req.isa_fix, "seed": req.seed, "inputs": str(work / "inputs.npz"),
             "ckpt": str(work / "weights.ckpt"), "mindir": str(work / "model") if "mindir" in req.modes else None,

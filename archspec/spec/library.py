@@ -86,6 +86,16 @@ def find(target: str, base: Path, loc: Location | None, where: str, *, allow_out
                     "the installed library ('archspec specs' lists it)")
 
 
+def named_file(path: str | Path, option: str = "SPEC") -> tuple[Path, str]:
+    """The file a command names, and how messages show it: a path as given, or `archspec:NAME` for a
+    file of the installed library (`archspec build archspec:deeplabv3p.yaml` from any folder)."""
+    text = str(path)
+    if text.startswith(PREFIX):
+        found = _find_installed(text[len(PREFIX):], text, Location(option), "")
+        return found.path, found.shown
+    return Path(path), text
+
+
 def _find_installed(rel: str, target: str, loc: Location | None, where: str) -> Found:
     lib = installed_root()
     if lib is None:

@@ -60,8 +60,7 @@ def load(path: str | Path, overrides: Mapping[str, Any] | None = None, *,
     """Load and check a spec file. Raises SpecError / SpecErrors for every user mistake found."""
     loader = _Loader(allow_outside_imports)
     sink = ErrorSink()
-    top = Path(path)
-    shown = str(path)
+    top, shown = library.named_file(path)
     spec = loader.load_spec(top, shown, sink, chain=())
     sink.raise_if_any()
     assert spec is not None
@@ -78,7 +77,7 @@ def declared_params(path: str | Path, *, allow_outside_imports: bool = False) ->
     """The params a spec file declares (along `extends:`), read without evaluating them: a required
     param may still come from the command line. Raises SpecError(s) for a spec that does not load."""
     sink = ErrorSink()
-    spec = _Loader(allow_outside_imports).load_spec(Path(path), str(path), sink, chain=())
+    spec = _Loader(allow_outside_imports).load_spec(*library.named_file(path), sink, chain=())
     sink.raise_if_any()
     assert spec is not None
     return spec.params

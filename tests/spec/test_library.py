@@ -61,6 +61,17 @@ def test_package_qualified_names(tmp_path):
     assert str(SPECS.resolve() / "lib" / "mobilenetv2.yaml") in spec.files
 
 
+def test_a_command_names_a_shipped_spec_by_its_library_name(tmp_path):
+    r = validate("archspec:deeplabv3p_mobilenetv2.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "ok archspec:deeplabv3p_mobilenetv2.yaml" in r.stdout
+    spec = archspec.load("archspec:deeplabv3p_mobilenetv2.yaml")
+    assert spec.file == str(SPECS.resolve() / "deeplabv3p_mobilenetv2.yaml")  # messages show the real file
+    r = validate("archspec:deeplabv3.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "SPEC: 'archspec:deeplabv3.yaml' is not in the installed library" in r.stderr
+    assert "did you mean 'deeplabv3p.yaml'" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_lookup_order_own_folder_then_search_path_then_library(tmp_path, monkeypatch):
     p = write(tmp_path, "a.yaml", USES_UNIT % "lib/resnet.yaml")
     with pytest.raises(archspec.SpecError, match="unknown block 'unit'"):  # the installed lib/resnet.yaml
