@@ -15,6 +15,7 @@ While a temporary exists, SIGTERM and SIGHUP end the run like Ctrl-C, so it is r
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import errno
@@ -174,37 +175,49 @@ def check_not_special(path: str | Path, option: str = "--out") -> None:
                         hint="choose a path in an ordinary folder")
 
 
+_made_folders: list[Path] = []  # folders make_folder created in this process (each call's deepest first)
+
+
 def make_folder(folder: str | Path, option: str = "--out") -> Path:
-    """Create `folder` (and its parents) if needed and check that files can be created in it."""
+    """Create `folder` (and its parents) if needed and check that files can be created in it.
+    Folders it creates and nothing fills are removed when the process ends (a command that fails
+    after checking its output path leaves no empty folders behind)."""
     p = Path(folder)
     if p.exists() and not p.is_dir():
         raise SpecError(f"{p} exists and is not a folder", Location(option), hint="choose another output path")
+    created = [a for a in (p, *p.parents) if not a.exists()]
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SpecError(f"cannot create folder {p} ({e.strerror or e})", Location(option),
                         hint="choose another output path") from None
+    if created and not _made_folders:
+        atexit.register(remove_empty_folders)
+    _made_folders.extend(created)
     problem = write_probe(p)
     if problem:
         raise SpecError(f"folder {p} is not writable ({problem})", Location(option), hint="choose another output path")
     return p
 
 
+def remove_empty_folders(folders: list[Path] | None = None) -> None:
+    """Remove the given (default: all) folders make_folder created that are still empty, deepest first."""
+    for folder in list(_made_folders if folders is None else folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 @contextmanager
 def output_folder(folder: str | Path, option: str = "--out") -> Iterator[Path]:
     """`make_folder` for the length of a job: if the job fails, the folders it created are removed
-    again while empty, so a failed command leaves nothing behind."""
+    at once while empty (not only when the process ends)."""
     p = Path(folder)
     created = [a for a in (p, *p.parents) if not a.exists()]
     make_folder(p, option)
     try:
         yield p
     except BaseException:
-        for a in created:  # deepest first; stops at the first that is not empty
-            try:
-                a.rmdir()
-            except OSError:
-                break
+        remove_empty_folders(created)
         raise
 
 

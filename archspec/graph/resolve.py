@@ -21,6 +21,8 @@ from archspec.spec.schema import NODE_KEYS
 from archspec.spec.yamlsrc import SList, SMap
 
 _NO_INPUT = "\0no input"  # an input that could not be named (already reported)
+# Ops that only rearrange values: an argmax class map (int32) may pass through them (checked in tests).
+INDEX_LAYOUT_OPS = frozenset({"reshape", "permute", "flatten"})
 
 
 class _Ref(NamedTuple):
@@ -76,6 +78,7 @@ class _Resolver:
         self.sink = ErrorSink()
         self.nodes: list[Node] = []
         self.shapes: dict[str, Shape] = {}
+        self.index_nodes: set[str] = set()  # nodes whose output is an argmax's int32 class map
         self.names: set[str] = set()
         self.removed: dict[str, Location] = {}  # ids removed by `patch: {id: null}` -> where
         self.expanded = 0  # entries expanded so far: repetitions and block instances, skipped ones too
@@ -198,10 +201,12 @@ class _Resolver:
         deps: list[list[int]] = []
         refs: list[list[_Ref]] = []
         index: dict[str, int] = {}
+        # an id that is an input's name (reported above) leaves the name to the input
+        clash = {i for i, eid in enumerate(ids) if entries[i].get("id") is not None and eid in sc.inputs}
         for i, eid in enumerate(ids):
-            if entries[i].get("id") is not None:
+            if entries[i].get("id") is not None and i not in clash:
                 index.setdefault(eid, i)  # a duplicate id refers to its first use (the duplicate is an error)
-        dups = {i for i, eid in enumerate(ids) if entries[i].get("id") is not None and index[eid] != i}
+        dups = clash | {i for i, eid in enumerate(ids) if eid in index and index[eid] != i}
         for i, e in enumerate(entries):
             names = self.entry_refs(e, i, sc, ids)
             refs.append(names)
@@ -225,7 +230,7 @@ class _Resolver:
         if removed:
             self.check_removed(entries, ids, refs, index, removed)
         values: dict[str, str | None] = dict(sc.inputs)
-        values.update({eid: None for eid in ids})
+        values.update({eid: None for i, eid in enumerate(ids) if i not in clash})
         for i in order:
             if i in dups:
                 continue  # already reported as a duplicate id
@@ -433,6 +438,9 @@ class _Resolver:
         return scope
 
     def value(self, raw: Any, scope: Mapping[str, Any], loc: Location | None, path: str) -> Any:
+        if isinstance(raw, list):  # k: ["${n}", 1]: each item is a value of its own
+            locs = getattr(raw, "item_locs", None) or [loc] * len(raw)
+            return [self.value(item, scope, at, f"{path}[{i}]") for i, (item, at) in enumerate(zip(raw, locs))]
         try:
             return expr.render(raw, scope)
         except expr.ExprError as err:
@@ -509,6 +517,7 @@ class _Resolver:
             raise SpecError(message, a.loc if a else e.loc, (a.path if a else shown) + self.where(sc), hint) from None
         if name in self.names:
             raise SpecError(f"two nodes are both named '{name}'", e.loc, shown, "rename one of them")
+        index_output = self.index_output(op, inputs, e, shown + self.where(sc))
         self.bound_sizes(op, model, shape, int(params), e, shown + self.where(sc))
         self.names.add(name)
         node = Node(name=name, op=op, args=model, inputs=list(inputs),
@@ -516,7 +525,25 @@ class _Resolver:
                     loc=e.loc, path=shown, scope=sc.scope, block=sc.block)
         self.nodes.append(node)
         self.shapes[name] = shape
+        if index_output:
+            self.index_nodes.add(name)
         return name
+
+    def index_output(self, op: str, inputs: list[str], e: SMap, shown: str) -> bool:
+        """Whether the node's output is an int32 class map. The graph carries shapes, not dtypes: the
+        one integer op, argmax, must be a graph output (or rearranged by a layout-only op first), since
+        a float op reading its class map fails inside MindSpore."""
+        if op == "argmax":
+            return True
+        indices = [n for n in inputs if n in self.index_nodes]
+        if not indices:
+            return False
+        if op in INDEX_LAYOUT_OPS:
+            return True
+        raise SpecError(f"op '{op}' reads '{indices[0]}', an int32 class map (argmax); it needs float values",
+                        e.value_loc("in") if "in" in e else e.loc, shown,
+                        "make argmax a graph output (the deploy head `archspec export --argmax` adds) and "
+                        "feed the ops after it the scores it reads")
 
     def bound_sizes(self, op: str, model, shape: Shape, params: int, e: SMap, shown: str) -> None:
         """A node's output is at most `limits.TENSOR_ELEMENTS` elements, the graph's parameters at most

@@ -15,7 +15,10 @@ from typing import Annotated, Union
 
 from pydantic import AllowInfNan, BeforeValidator, Field
 
+from archspec import limits
 from archspec.ops.registry import ShapeError
+
+MAX_ARG_INT = limits.TENSOR_ELEMENTS  # a kernel, stride, dilation, channel count or dimension
 
 
 def _reject_bool(v):
@@ -24,6 +27,8 @@ def _reject_bool(v):
         raise ValueError("expected a number, got a boolean")
     if isinstance(v, float):  # pydantic would take 32.0 for 32; `/` always makes floats
         raise ValueError(f"expected a whole number, got {v!r} (in expressions, use // for integer division)")
+    if isinstance(v, int) and abs(v) > MAX_ARG_INT:  # MindSpore's C++ ints are 64-bit; no size reaches this
+        raise ValueError(f"{v:.3g} is out of range: op arguments are at most {MAX_ARG_INT:,} in size")
     return v
 
 

@@ -51,6 +51,8 @@ class ConvArgs(BnActArgs, _ConvShape):
     def _check(self) -> "ConvArgs":
         if self.out is None and not self.depthwise:
             raise ValueError("'out' (output channels) is required unless depthwise: true")
+        if self.depthwise and "groups" in self.model_fields_set:
+            raise ValueError("give either depthwise: true (groups = the input channels) or groups, not both")
         return self
 
 

@@ -8,7 +8,7 @@ Error messages name inputs with the `{inK}` placeholders that resolve fills with
 """
 from __future__ import annotations
 
-from archspec.ops.common import fmt, norm_axis
+from archspec.ops.common import WholeInt, fmt, norm_axis
 from archspec.ops.registry import OpArgs, OpDef, ShapeError, register
 
 _DIM_NAMES = {4: ("batch size", "channels", "height", "width"), 2: ("batch size", "features")}
@@ -33,7 +33,7 @@ def _same_rank(op: str, in_shapes) -> None:
 
 # ----------------------------------------------------------------------------- concat
 class ConcatArgs(OpArgs):
-    axis: int = 1  # channels; negative counts from the end
+    axis: WholeInt = 1  # channels; negative counts from the end
 
 
 def infer_concat(a: ConcatArgs, in_shapes):

@@ -6,18 +6,19 @@
   want 32-bit class maps; ONNX's ArgMax gives int64 and MindSpore's exporter adds the Cast).
   The axis is removed, as `torch.argmax(x, dim)` does: scores [N, C, H, W] give a class map
   [N, H, W]; `keepdims: true` keeps it as size 1, [N, 1, H, W]. Ties pick the first index, as
-  PyTorch. Archspec's graph carries shapes, not dtypes: the ops after an argmax receive int32
-  values, so use it as a graph output (a deploy head, as `archspec export --argmax` adds).
+  PyTorch. Archspec's graph carries shapes, not dtypes: resolution refuses a float op reading a
+  class map (only reshape, permute and flatten may), so it is a graph output, typically the deploy
+  head `archspec export --argmax` adds.
 0 parameters, 0 MACs.
 """
 from __future__ import annotations
 
-from archspec.ops.common import norm_axis
+from archspec.ops.common import WholeInt, norm_axis
 from archspec.ops.registry import OpArgs, OpDef, register
 
 
 class SoftmaxArgs(OpArgs):
-    axis: int = 1  # negative counts from the end
+    axis: WholeInt = 1  # negative counts from the end
 
 
 class ArgmaxArgs(SoftmaxArgs):

@@ -73,3 +73,16 @@ def test_graph_svg_without_graphviz_is_a_clear_message(tmp_path, monkeypatch):
     r = archspec("graph", "specs/resnet50.yaml", "--out", str(tmp_path / "g.svg"))
     assert r.returncode == 2 and "Graphviz" in r.stderr
     assert not (tmp_path / "g.svg").exists()
+
+
+def test_a_failed_build_leaves_no_output_folders(tmp_path):
+    spec = tmp_path / "bad.yaml"  # refused after --save-ckpt's folders were checked (and made)
+    spec.write_text("archspec: 1\nname: bad\ninput: {x: [1, 4, 8, 8]}\ngraph:\n"
+                    "  - {op: conv, out: 4, k: 3, depthwise: true, groups: 2}\n")
+    r = archspec("build", str(spec), "--save-ckpt", str(tmp_path / "out" / "deep" / "w.ckpt"))
+    assert r.returncode == 2 and "not both" in r.stderr
+    assert not (tmp_path / "out").exists()
+    good = tmp_path / "good.yaml"
+    good.write_text(spec.read_text().replace(", groups: 2", ""))
+    r = archspec("build", str(good), "--save-ckpt", str(tmp_path / "out" / "deep" / "w.ckpt"))
+    assert r.returncode == 0 and (tmp_path / "out" / "deep" / "w.ckpt").is_file()
