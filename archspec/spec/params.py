@@ -166,6 +166,10 @@ def evaluate_params(defs: dict[str, ParamDef], overrides: Mapping[str, Any], sin
                 try:
                     value = expr.render(value, {**(base_scope or {}), **values})
                 except expr.ExprError as e:
+                    later = [n for n in defs if n not in values and n != name and f"'{n}'" in e.message]
+                    if e.message.startswith("unknown name") and later:
+                        e.hint = (f"a {what}'s default sees only the {what}s declared above it: "
+                                  f"declare '{later[0]}' before '{name}'")
                     raise e.at(p.loc, p.path) from None
             values[name] = coerce(value, p, p.loc, p.path)
         except limits.LimitError as e:  # every later param would hit it too: stop here

@@ -70,3 +70,10 @@ def test_an_id_that_is_an_input_name_is_one_error_not_a_cycle(tmp_path):
     e = one_error(path)
     assert "already the name of an input" in e.message
     assert_at(e, path, *pos(path, "image, op"))
+
+
+def test_a_param_default_that_names_a_later_param_says_to_reorder(tmp_path):
+    path = write(tmp_path, "s.yaml", "archspec: 1\nname: t\nparams: {s: '${t}', t: 8}\ninput: {x: [1, 3, 8, 8]}\n"
+                                     "graph:\n  - {op: conv, out: '${s}', k: 1}\n")
+    e = one_error(path)
+    assert "unknown name 't'" in e.message and "declare 't' before 's'" in e.hint
