@@ -235,6 +235,8 @@ class _Loader:
                 new.removed_by = patch.key_loc(node_id)
                 out[i] = new
                 continue
+            # what is wrong with the patched entry as a whole is the patch's doing: point there
+            new.loc = out.item_locs[i] = patch.key_loc(node_id)
             for k, v in changes.items():
                 if k in ("id", "op", "block"):
                     sink.add(SpecError(f"patch cannot change '{k}'", changes.key_loc(k), f"patch.{node_id}.{k}",

@@ -97,3 +97,17 @@ def test_removing_block_instances_of_a_shipped_spec(tmp_path):
                                          "  out: {in: layer4}\n")
     g = load_resolve(spec)  # the decoder reads two inputs, but nothing reads the decoder any more
     assert g.node("out").inputs == ["layer4.2.relu"] and g.node("out").shape == (1, 2048, 65, 65)
+
+
+def test_an_entry_broken_by_a_patch_is_reported_at_the_patch(tmp_path):
+    write(tmp_path, "base.yaml", "archspec: 1\nname: base\ninput: {x: [1, 3, 8, 8]}\ngraph:\n"
+                                 "  - {id: a, op: conv, out: 4, k: 3}\n  - {id: b, op: conv, out: 4, k: 3}\n"
+                                 "  - {id: cat, op: concat, in: [a, b]}\n")
+    drop = write(tmp_path, "drop.yaml", "archspec: 1\nname: c\nextends: base.yaml\npatch:\n  b: {k: null}\n")
+    e = one_error(drop)
+    assert "needs argument 'k'" in e.message
+    assert_at(e, drop, *pos(drop, "b: {k"))
+    loop = write(tmp_path, "loop.yaml", "archspec: 1\nname: c\nextends: base.yaml\npatch:\n  b: {in: cat}\n")
+    e = one_error(loop)
+    assert "cycle" in e.message
+    assert_at(e, loop, *pos(loop, "b: {in"))
