@@ -201,6 +201,8 @@ class _Loader:
             for k in child:
                 preprocess[k] = child[k]
                 preprocess.key_locs[k], preprocess.value_locs[k] = child.key_loc(k), child.value_loc(k)
+        self.check_new_params(parent, params, (graph, defaults, inputs, preprocess, raw.get("outputs")), all_blocks,
+                              sink)
         own_labels = raw.get("labels") is not None
         return Spec(
             name=raw["name"], description=raw.get("description", parent.description), file=shown,
@@ -209,6 +211,22 @@ class _Loader:
             preprocess=preprocess, labels=raw["labels"] if own_labels else parent.labels,
             labels_loc=raw.value_loc("labels") if own_labels else parent.labels_loc,
         )
+
+    @staticmethod
+    def check_new_params(parent: Spec, params: dict[str, ParamDef], parts: tuple, blocks: dict[str, BlockSpec],
+                         sink: ErrorSink) -> None:
+        """A param a child spec adds that nothing uses and that reads like an inherited one is a typo
+        (`params: {widht: 0.5}` would otherwise build the parent's width without a word)."""
+        new = [p for name, p in params.items() if name not in parent.params]
+        if not new:
+            return
+        used = _names_used(*parts, [p.default for p in params.values()],
+                           [(b.graph, b.own_defaults, [p.default for p in b.params.values()]) for b in blocks.values()])
+        for p in new:
+            close = did_you_mean(p.name, parent.params)
+            if p.name not in used and close.startswith("did you mean"):
+                sink.add(SpecError(f"param '{p.name}' is new in this spec and nothing uses it", p.loc, p.path,
+                                   f"{close} (inherited params are set by their own name)"))
 
     def apply_patch(self, graph: SList, raw: SMap, sink: ErrorSink) -> SList:
         patch = raw.get("patch") or {}
@@ -301,6 +319,24 @@ class _Loader:
         blocks.update(self.block_specs(raw, dict(raw.get("defaults") or {})))
         self._libs[path] = blocks
         return blocks
+
+
+def _names_used(*values: Any) -> set[str]:
+    """Every name that a `${...}` anywhere in these nested values refers to."""
+    found: set[str] = set()
+    stack = list(values)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif expr.is_expr(v):
+            try:
+                found |= expr.names_in(v)
+            except expr.ExprError:
+                pass  # reported where the value is evaluated
+    return found
 
 
 def removed_at(entry: SMap) -> Location | None:

@@ -1,5 +1,7 @@
-"""`patch: {id: null}` removes a node of the parent: its readers read its one input instead;
-what cannot be rerouted (several inputs, an output) is a positioned error naming the readers."""
+"""Children of a spec. `patch: {id: null}` removes a node of the parent: its readers read its one
+input instead; what cannot be rerouted (several inputs, an output) is a positioned error naming the
+readers. A patch that breaks an entry is reported at the patch; a new param that is a typo of an
+inherited one is reported too."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -111,3 +113,16 @@ def test_an_entry_broken_by_a_patch_is_reported_at_the_patch(tmp_path):
     e = one_error(loop)
     assert "cycle" in e.message
     assert_at(e, loop, *pos(loop, "b: {in"))
+
+
+def test_a_new_param_that_reads_like_an_inherited_one_and_is_unused_is_a_typo(tmp_path):
+    write(tmp_path, "base.yaml", "archspec: 1\nname: base\nparams: {w: 4}\ninput: {x: [1, 3, 8, 8]}\ngraph:\n"
+                                 '  - {id: a, op: conv, out: "${w}", k: 3}\n')
+    typo = write(tmp_path, "typo.yaml", "archspec: 1\nname: c\nextends: base.yaml\nparams: {ww: 2}\n")
+    e = one_error(typo)
+    assert "'ww' is new in this spec and nothing uses it" in e.message and "did you mean 'w'" in e.hint
+    used = write(tmp_path, "used.yaml", "archspec: 1\nname: c\nextends: base.yaml\nparams: {ww: 2}\n"
+                                        'patch:\n  a: {out: "${ww}"}\n')
+    assert load_resolve(used).node("a").shape[1] == 2  # a new param the child uses is fine
+    other = write(tmp_path, "other.yaml", "archspec: 1\nname: c\nextends: base.yaml\nparams: {note: 1}\n")
+    assert load_resolve(other).node("a").shape[1] == 4  # unused but like no inherited param: allowed
