@@ -144,6 +144,11 @@ class _Loader:
                 sink.add(e)
             if parent is None:
                 return None
+            if not parent.graph and raw.get("graph") is None:
+                sink.add(SpecError(f"'{raw['extends']}' has no graph (a block library): there is nothing to extend",
+                                   loc, where, f"import its blocks (imports: [{raw['extends']}]) and write a graph: "
+                                               "of your own, or extend a spec"))
+                return None
         own_blocks = self.block_specs(raw, None)
         for name, b in own_blocks.items():
             if name in blocks:

@@ -126,3 +126,10 @@ def test_a_new_param_that_reads_like_an_inherited_one_and_is_unused_is_a_typo(tm
     assert load_resolve(used).node("a").shape[1] == 2  # a new param the child uses is fine
     other = write(tmp_path, "other.yaml", "archspec: 1\nname: c\nextends: base.yaml\nparams: {note: 1}\n")
     assert load_resolve(other).node("a").shape[1] == 4  # unused but like no inherited param: allowed
+
+
+def test_extending_a_block_library_is_an_error_at_the_extends_line(tmp_path):
+    path = write(tmp_path, "s.yaml", "archspec: 1\nname: c\nextends: archspec:lib/resnet.yaml\n")
+    e = one_error(path)
+    assert "has no graph (a block library)" in e.message and "imports:" in e.hint
+    assert_at(e, path, *pos(path, "archspec:lib"))
