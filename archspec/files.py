@@ -211,13 +211,12 @@ def remove_empty_folders(folders: list[Path] | None = None) -> None:
 def output_folder(folder: str | Path, option: str = "--out") -> Iterator[Path]:
     """`make_folder` for the length of a job: if the job fails, the folders it created are removed
     at once while empty (not only when the process ends)."""
-    p = Path(folder)
-    created = [a for a in (p, *p.parents) if not a.exists()]
-    make_folder(p, option)
+    first = len(_made_folders)
+    p = make_folder(folder, option)
     try:
         yield p
     except BaseException:
-        remove_empty_folders(created)
+        remove_empty_folders(_made_folders[first:])
         raise
 
 

@@ -67,6 +67,7 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
     from archspec.data.scan import scan_split
     from archspec.data.transforms import ClsAugment, SegAugment
     from archspec.errors import ErrorSink
+    from archspec.graph import spec_graph
     from archspec.spec.inference import preprocess_settings
     from archspec.training.plan import task_of
     from archspec.weights.checkpoint import read_checkpoint
@@ -97,10 +98,9 @@ def evaluate(spec, weights, data, split: str = "val", *, overrides: Mapping[str,
             raise SpecError(f"{len(big)} image(s) are larger than the evaluation size {eval_size[0]}x{eval_size[1]}, "
                             f"e.g. {big[0][0].image}", Location("--size"),
                             hint="evaluation pads images, never shrinks them: raise --size or leave it unset")
-    from archspec.training.planning import graph_at
-
-    sized = graph_at(loaded, {name: (batch, shape[1], *eval_size)}, Location("--size" if size else "--data"),
-                     "evaluate at a smaller --size, or fewer images at once (--batch)")
+    sized = spec_graph(loaded, {name: (batch, shape[1], *eval_size)},
+                       size_loc=Location("--size" if size else "--data"),
+                       size_fix="evaluate at a smaller --size, or fewer images at once (--batch)")
     sink = ErrorSink()
     pre = preprocess_settings(loaded, sized, sink)
     sink.raise_if_any()

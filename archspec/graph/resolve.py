@@ -4,6 +4,7 @@ count parameters and MACs. Every mistake is a SpecError at the YAML position it 
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple
 
@@ -61,8 +62,16 @@ class _Scope:
     blocks: tuple[str, ...] = ()  # the blocks being expanded, outermost first
 
 
-def resolve(spec: Spec, input_shapes: Mapping[str, Shape] | None = None) -> Graph:
-    r = _Resolver(spec)
+INPUT_SHAPE = Location("--input-shape")
+SMALLER_INPUT = "use a smaller input size (--input-shape)"
+
+
+def resolve(spec: Spec, input_shapes: Mapping[str, Shape] | None = None, *, size_loc: Location | None = None,
+            size_fix: str | None = None) -> Graph:
+    """The typed graph of `spec` at `input_shapes`. `size_loc` and `size_fix`: where those shapes came
+    from and how to make them smaller, for the errors they cause (a command that sizes the net from a
+    recipe key or --size names that, not --input-shape)."""
+    r = _Resolver(spec, size_loc, size_fix)
     with expr.budget():
         try:
             return r.run(dict(input_shapes or {}))
@@ -73,7 +82,8 @@ def resolve(spec: Spec, input_shapes: Mapping[str, Shape] | None = None) -> Grap
 
 
 class _Resolver:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, size_loc: Location | None = None, size_fix: str | None = None) -> None:
+        self.size_loc, self.size_fix = size_loc or INPUT_SHAPE, size_fix or SMALLER_INPUT
         self.spec = spec
         self.sink = ErrorSink()
         self.nodes: list[Node] = []
@@ -125,28 +135,26 @@ class _Resolver:
             out[name] = tuple(dims)
         for name, shape in overrides.items():
             if name not in out and name not in spec.inputs:
-                self.sink.add(SpecError(f"unknown input '{name}'", Location("--input-shape"), "input",
+                self.sink.add(SpecError(f"unknown input '{name}'", self.size_loc, "input",
                                         did_you_mean(name, spec.inputs)))
                 continue
             if any(not isinstance(d, int) or d < 1 for d in shape):
                 self.sink.add(SpecError(f"input shape must be positive integers, got {list(shape)}",
-                                        Location("--input-shape"), f"input.{name}"))
+                                        self.size_loc, f"input.{name}"))
                 continue
-            if not self.small_enough(shape, f"input '{name}'", Location("--input-shape"), f"input.{name}"):
+            if not self.small_enough(shape, f"input '{name}'", self.size_loc, f"input.{name}"):
                 continue
             out[name] = tuple(int(d) for d in shape)
         return out
 
     def small_enough(self, shape, what: str, loc: Location | None, path: str) -> bool:
         """False (and a positioned error) for a tensor of more than `limits.TENSOR_ELEMENTS` elements."""
-        n = 1
-        for d in shape:
-            n *= int(d)
+        n = math.prod(int(d) for d in shape)
         if n <= limits.TENSOR_ELEMENTS:
             return True
         self.sink.add(SpecError(f"{what} would have {n:,} elements {list(shape)}; the limit for one tensor is "
                                 f"{limits.TENSOR_ELEMENTS:,}", loc, path,
-                                "use a smaller input size (--input-shape), or fewer channels"))
+                                f"{self.size_fix}, or fewer channels"))
         return False
 
     def outputs(self, ids: dict[str, str | None]) -> list[str]:
@@ -548,13 +556,11 @@ class _Resolver:
     def bound_sizes(self, op: str, model, shape: Shape, params: int, e: SMap, shown: str) -> None:
         """A node's output is at most `limits.TENSOR_ELEMENTS` elements, the graph's parameters at most
         `limits.GRAPH_PARAMS` (LimitErrors at the node that goes over)."""
-        n = 1
-        for d in shape:
-            n *= int(d)
+        n = math.prod(int(d) for d in shape)
         if n > limits.TENSOR_ELEMENTS:
             raise limits.LimitError(f"op '{op}' gives a tensor of {n:,} elements {list(shape)}; the limit for one "
                                     f"tensor is {limits.TENSOR_ELEMENTS:,}", e.loc, shown,
-                                    "use a smaller input size (--input-shape), fewer channels or a smaller scale")
+                                    f"{self.size_fix}, fewer channels or a smaller scale")
         self.total_params += params
         if self.total_params > limits.GRAPH_PARAMS:
             raise limits.LimitError(f"the graph declares more than {limits.GRAPH_PARAMS:,} parameters ('{op}' adds "

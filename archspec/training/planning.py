@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from archspec.errors import ErrorSink, Location, SpecError, SpecErrors, did_you_mean
+from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
 from archspec.training.plan import Plan, load_plan, task_of
 
 # The recipe keys that fix which samples each step sees: a resumed run keeps them.
@@ -65,31 +65,6 @@ def _spec_params(spec) -> dict:
     from archspec.spec.loader import declared_params
 
     return declared_params(spec)
-
-
-def _recipe_loc(recipe_path: str, overrides: dict, key: str) -> Location:
-    if key in overrides:
-        return Location("--set")
-    from archspec.spec.yamlsrc import load_yaml, read_text
-
-    raw = load_yaml(read_text(Path(recipe_path), recipe_path), recipe_path)
-    return raw.value_loc(key) if key in raw else Location(recipe_path)
-
-
-def graph_at(loaded, shapes: dict, loc: Location, fix: str):
-    """The spec resolved at a size the user chose through `loc` (a recipe key, --size): an input too
-    large is reported there, not at --input-shape, which these commands do not have."""
-    from archspec.graph import spec_graph
-
-    try:
-        return spec_graph(loaded, shapes)
-    except (SpecError, SpecErrors) as e:
-        for err in e.errors if isinstance(e, SpecErrors) else [e]:
-            if err.loc is not None and err.loc.file == "--input-shape":
-                err.loc = loc
-            if "--input-shape" in err.hint:
-                err.hint = fix
-        raise
 
 
 def _check_weights(weights: str | Path | None) -> str | None:
@@ -149,18 +124,17 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
     sink = ErrorSink()
     if r.amp_level == "O2" and device != "Ascend":
         sink.add(SpecError(f"amp_level O2 (float16 with loss scaling) runs on Ascend, not on {device}",
-                           _recipe_loc(recipe_path, recipe_over, "amp_level"),
-                           hint="use amp_level: O0 (float32) here: --set amp_level=O0"))
+                           r.loc("amp_level"), hint="use amp_level: O0 (float32) here: --set amp_level=O0"))
     if workers < 1 or r.batch_size % workers:
         sink.add(SpecError(f"batch_size {r.batch_size} does not split evenly over {workers} workers",
                            Location("--workers"), hint="the batch is global: make it a multiple of the workers"))
     if task == "segmentation" and r.ignore_index < num_classes:
         sink.add(SpecError(f"ignore_index {r.ignore_index} is one of the {num_classes} classes (0..{num_classes - 1})",
-                           _recipe_loc(recipe_path, recipe_over, "ignore_index"),
+                           r.loc("ignore_index"),
                            hint=f"the ignore label must not be a class: use 255 (or at least {num_classes})"))
     if r.class_weights is not None and len(r.class_weights) != num_classes:
         sink.add(SpecError(f"class_weights has {len(r.class_weights)} values for {num_classes} classes",
-                           _recipe_loc(recipe_path, recipe_over, "class_weights")))
+                           r.loc("class_weights")))
     kind = "classification" if layout == "folders" else "segmentation"
     if kind != task:
         sink.add(SpecError(f"the {layout} dataset is for {kind} but spec '{loaded.name}' is a {task} net",
@@ -173,8 +147,8 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
         raise SpecError(f"the dataset has {len(classes)} classes but the spec's output has {num_classes}",
                         Location("--data"), hint=f"build the spec for them: --set num_classes={len(classes)}")
     name, shape = next(iter(graph.inputs.items()))
-    graph_at(loaded, {name: (r.batch_size // workers, shape[1], *r.crop)},  # the net builds at the crop
-             _recipe_loc(recipe_path, recipe_over, "crop_size"), "use a smaller crop_size or batch_size")
+    spec_graph(loaded, {name: (r.batch_size // workers, shape[1], *r.crop)},  # the net builds at the crop
+               size_loc=r.loc("crop_size"), size_fix="use a smaller crop_size or batch_size")
     if len(train) < r.batch_size:
         raise SpecError(f"the split '{train_split}' has {len(train)} samples, fewer than one batch of {r.batch_size}",
                         Location("--data"), hint="lower the batch: --set batch_size=N")
@@ -197,12 +171,13 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
                 s, (w, h) = too_big[0]
                 raise SpecError(f"{len(too_big)} {val_split} image(s) are larger than eval_size "
                                 f"{eval_size[0]}x{eval_size[1]}, e.g. {s.image} ({w}x{h})",
-                                _recipe_loc(recipe_path, recipe_over, "eval_size"),
+                                r.loc("eval_size"),
                                 hint="evaluation pads images, never shrinks them: raise eval_size or leave it unset "
                                      "(the largest image)")
-            graph_at(loaded, {name: (r.eval_batch, shape[1], *eval_size)},
-                     _recipe_loc(recipe_path, recipe_over, "eval_size") if r.eval_size else Location("--data"),
-                     "evaluate fewer images at once (eval_batch); images larger than eval_size are refused, not shrunk")
+            spec_graph(loaded, {name: (r.eval_batch, shape[1], *eval_size)},
+                       size_loc=r.loc("eval_size") if r.eval_size else Location("--data"),
+                       size_fix="evaluate fewer images at once (eval_batch); images larger than eval_size are "
+                                "refused, not shrunk")
     weights = _check_weights(weights)
     folder = _run_folder(out, loaded.name, check=rank == 0)  # created last: a mistake above leaves no folder
     return Plan(

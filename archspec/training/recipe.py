@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, ValidationError, field_validator
 
 from archspec.errors import Location, SpecError, SpecErrors, did_you_mean
 from archspec.ops.common import FiniteFloat, NonNegInt, PosFiniteFloat, PosInt
@@ -84,6 +84,12 @@ class Recipe(BaseModel):
                                                           "at the end)")
     log_interval: PosInt = Field(10)
     seed: NonNegInt = Field(0)
+    _locs: dict = PrivateAttr(default_factory=dict)  # key -> where load_recipe found its value
+    _source: str = PrivateAttr("")  # the recipe file
+
+    def loc(self, key: str) -> Location:
+        """Where `key`'s value was given (its file:line:col, or --set); the recipe file for a default."""
+        return self._locs.get(key, Location(self._source))
 
     @field_validator("lr")
     @classmethod
@@ -224,6 +230,7 @@ def load_recipe(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
             raw.pop(other, None)  # --set epochs=3 replaces the recipe's length, whichever unit it used
     try:
         recipe = Recipe.model_validate(raw)
+        recipe._locs, recipe._source = dict(raw.value_locs), shown
         errors = _cross_checks(recipe, raw)
     except ValidationError as e:
         errors = pydantic_errors(e, raw, Recipe)
