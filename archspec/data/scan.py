@@ -135,9 +135,11 @@ def _scan_one(sample: Sample) -> tuple[int, int]:
     return size
 
 
-def scan_split(split: Split, threads: int = 8) -> ScanReport:
-    """Open every image (and mask) header of a split; one error listing every problem found."""
-    sink = ErrorSink(cap=50)
+def scan_split(split: Split, threads: int = 8, sink: ErrorSink | None = None) -> ScanReport:
+    """Open every image (and mask) header of a split; one error listing every problem found. With
+    `sink`, the problems are added to it instead (a caller reporting several splits at once)."""
+    own = sink is None
+    sink = ErrorSink(cap=50) if own else sink
     sizes: list[tuple[int, int]] = []
 
     def one(sample: Sample):
@@ -153,5 +155,6 @@ def scan_split(split: Split, threads: int = 8) -> ScanReport:
                 sizes.append((0, 0))
             else:
                 sizes.append(got)
-    sink.raise_if_any()
+    if own:
+        sink.raise_if_any()
     return ScanReport(sizes)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from archspec.errors import ErrorSink, Location, SpecError, did_you_mean
+from archspec.errors import ErrorSink, Location, SpecError, SpecErrors, did_you_mean
 from archspec.training.plan import Plan, load_plan, task_of
 
 # The recipe keys that fix which samples each step sees: a resumed run keeps them.
@@ -152,17 +152,21 @@ def plan_run(spec, data, recipe=None, *, weights=None, out=None, workers: int = 
     if len(train) < r.batch_size:
         raise SpecError(f"the split '{train_split}' has {len(train)} samples, fewer than one batch of {r.batch_size}",
                         Location("--data"), hint="lower the batch: --set batch_size=N")
-    scan_split(train)
-    val, eval_size, notes = None, None, []
+    data_errors = ErrorSink(cap=50)  # both splits' problems in one report: one fix-and-rerun, not two
+    scan_split(train, sink=data_errors)
+    val, sizes, eval_size, notes = None, None, None, []
     if val_split:
         try:
             val = open_split(root, val_split, layout, classes=classes or None)
-        except SpecError as e:
-            if val_split != "val":
-                raise
-            notes.append(f"no evaluation: {e.message}")
+        except (SpecError, SpecErrors) as e:
+            if val_split != "val" or isinstance(e, SpecErrors):
+                data_errors.add(e)
+            else:
+                notes.append(f"no evaluation: {e.message}")
     if val is not None:
-        sizes = scan_split(val)
+        sizes = scan_split(val, sink=data_errors)
+    data_errors.raise_if_any()
+    if val is not None:
         if task == "segmentation":
             eval_size = list(r.eval_hw or sizes.largest)
             too_big = [(s, wh) for s, wh in zip(val.samples, sizes.sizes)

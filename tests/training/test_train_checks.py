@@ -77,6 +77,21 @@ def test_dataset_mistakes(voc, tmp_path):
     assert "the limit for one tensor" in e.message and "crop_size" in e.hint and "--input-shape" not in e.hint
 
 
+def test_train_and_val_problems_come_in_one_report(tmp_path):
+    """A user fixing a dataset sees every bad file of both splits at once, not the val split's after
+    fixing the train split's."""
+    from archspec.training.planning import plan_run
+
+    root = synthetic.write("list", tmp_path / "data", train=4, val=2, size=(24, 40))
+    (root / "images" / "train_0001.png").unlink()
+    (root / "masks" / "val_0000.png").unlink()
+    with pytest.raises(SpecErrors) as info:
+        plan_run(DLV3P, root, overrides=SMALL, out=tmp_path / "run")
+    where = {(Path(e.loc.file).name, e.loc.line) for e in info.value.errors}
+    assert where == {("train.txt", 2), ("val.txt", 1)}
+    assert not (tmp_path / "run").exists()
+
+
 def test_classifier_classes_must_match_the_folders(tmp_path):
     data = synthetic.write("folders", tmp_path / "f", train=6, val=2, num_classes=3, size=(32, 32))
     e = _error(tmp_path, data, spec=SPECS / "mobilenetv2.yaml",
