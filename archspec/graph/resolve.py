@@ -62,6 +62,19 @@ class _Scope:
     blocks: tuple[str, ...] = ()  # the blocks being expanded, outermost first
 
 
+def _count(n: int) -> str:
+    """A size for an error: exact while readable, else its order of magnitude (any int: no float)."""
+    if n < 10**15:
+        return f"{n:,}"
+    digits = int(n.bit_length() * math.log10(2))  # floor(log10(n)), within one
+    digits -= 10**digits > n
+    return f"about 10^{digits}"
+
+
+def _dims(shape) -> str:
+    return "[" + ", ".join(str(d) if d < 10**15 else _count(d) for d in shape) + "]"
+
+
 INPUT_SHAPE = Location("--input-shape")
 SMALLER_INPUT = "use a smaller input size (--input-shape)"
 
@@ -152,7 +165,7 @@ class _Resolver:
         n = math.prod(int(d) for d in shape)
         if n <= limits.TENSOR_ELEMENTS:
             return True
-        self.sink.add(SpecError(f"{what} would have {n:,} elements {list(shape)}; the limit for one tensor is "
+        self.sink.add(SpecError(f"{what} would have {_count(n)} elements {_dims(shape)}; the limit for one tensor is "
                                 f"{limits.TENSOR_ELEMENTS:,}", loc, path,
                                 f"{self.size_fix}, or fewer channels"))
         return False
@@ -430,11 +443,20 @@ class _Resolver:
                             "but it has no input", e.loc, shown)
         return inputs[0]
 
-    def input_names(self, inputs: list[str]) -> dict[str, int | None]:
+    def input_names(self, inputs: list[str]) -> dict[str, int | expr.Unavailable]:
         """What expressions know of an entry's (first) input: in_channels, in_height, in_width (NCHW;
-        None where the input has no such axis)."""
+        where the input has no such axis, the name equals null, and any other use is an error that
+        shows the input's shape)."""
         shape = self.shapes.get(inputs[0], ()) if inputs else ()
-        return {name: shape[axis] if len(shape) > axis else None
+        hint = "in_channels, in_height and in_width are axes 1, 2 and 3 of an NCHW input"
+
+        def missing(name: str) -> expr.Unavailable:
+            if not inputs:
+                return expr.Unavailable(f"'{name}' is not known here: this entry has no input", hint)
+            return expr.Unavailable(f"'{name}' is not known here: this entry's input '{inputs[0]}' has shape "
+                                    f"{list(shape)}", hint)
+
+        return {name: shape[axis] if len(shape) > axis else missing(name)
                 for axis, name in ((1, "in_channels"), (2, "in_height"), (3, "in_width"))}
 
     def graph_scope(self, values: Mapping[str, Any], inputs: list[str], rep: int | None = None) -> dict[str, Any]:
@@ -558,8 +580,8 @@ class _Resolver:
         `limits.GRAPH_PARAMS` (LimitErrors at the node that goes over)."""
         n = math.prod(int(d) for d in shape)
         if n > limits.TENSOR_ELEMENTS:
-            raise limits.LimitError(f"op '{op}' gives a tensor of {n:,} elements {list(shape)}; the limit for one "
-                                    f"tensor is {limits.TENSOR_ELEMENTS:,}", e.loc, shown,
+            raise limits.LimitError(f"op '{op}' gives a tensor of {_count(n)} elements {_dims(shape)}; the limit "
+                                    f"for one tensor is {limits.TENSOR_ELEMENTS:,}", e.loc, shown,
                                     f"{self.size_fix}, fewer channels or a smaller scale")
         self.total_params += params
         if self.total_params > limits.GRAPH_PARAMS:

@@ -137,6 +137,16 @@ def _spend(evaluations: int = 0, chars: int = 0) -> None:
 # public API
 
 
+class Unavailable:
+    """A name in scope with no value here (`in_height` after a flatten): it equals `null` in `==` and
+    `!=`; any other use is an error that says why."""
+
+    __slots__ = ("reason", "hint")
+
+    def __init__(self, reason: str, hint: str = "") -> None:
+        self.reason, self.hint = reason, hint
+
+
 def is_expr(value: object) -> bool:
     """True if `value` is a string containing `${` (an expression or a template)."""
     return isinstance(value, str) and "${" in value
@@ -692,13 +702,17 @@ class _Evaluator:
             return self.subscript(node)
         raise ExprError(f"{kind.__name__} is not allowed in expressions")  # pragma: no cover
 
-    def name(self, node: ast.Name) -> Any:
+    def name(self, node: ast.Name, missing_is_null: bool = False) -> Any:
         if node.id in RESERVED:
             return RESERVED[node.id]
         try:
             value = self.scope[node.id]
         except KeyError:
             raise ExprError(f"unknown name '{node.id}'", hint=did_you_mean(node.id, self.scope)) from None
+        if isinstance(value, Unavailable):
+            if missing_is_null:
+                return None
+            raise ExprError(value.reason, value.hint)
         if isinstance(value, float) and math.isnan(value):
             raise ExprError(f"param '{node.id}' is not a number (nan)", hint="numbers in a spec must be finite")
         if _is_num(value) and (isinstance(value, float) and not math.isfinite(value)
@@ -759,9 +773,14 @@ class _Evaluator:
 
     def compare(self, node: ast.Compare) -> bool:
         where = self.seg(node)
-        left = self.eval(node.left)
+        equality = all(type(op) in (ast.Eq, ast.NotEq) for op in node.ops)
+
+        def operand(n: ast.AST) -> Any:  # `in_height == null` asks whether the input has a height
+            return self.name(n, missing_is_null=True) if equality and type(n) is ast.Name else self.eval(n)
+
+        left = operand(node.left)
         for op, comparator in zip(node.ops, node.comparators):
-            right = self.eval(comparator)
+            right = operand(comparator)
             kind = type(op)
             if kind is ast.Eq:
                 ok = _equal(left, right, where)

@@ -79,6 +79,19 @@ graph:
     assert g.node("d").shape == (1, 22)  # after flatten there is no height: in_height is null
 
 
+@pytest.mark.parametrize("value", ['"${in_height}"', '"${in_width + 1}"', '"${max(in_height, 2)}"'])
+def test_a_missing_axis_used_as_a_number_shows_the_input_shape(tmp_path, value):
+    p = write(tmp_path, "a.yaml", HEAD + f"""\
+graph:
+  - {{id: f, op: flatten}}
+  - {{id: d, op: dense, out: {value}}}
+""")
+    e = one_error(p)
+    assert_at(e, p, *pos(p, value))
+    assert "is not known here: this entry's input 'f' has shape [1, 480]" in e.message
+    assert "axes 1, 2 and 3 of an NCHW input" in e.hint
+
+
 def test_multigrid_stage_matches_pytorch(ms, tmp_path):
     """DeepLabV3's multi-grid: the last stage's unit rates (1, 2, 4) times the stage rate 2, one entry
     with `rep`. Same parameter count and outputs as the PyTorch stage (weights imported by a map)."""
