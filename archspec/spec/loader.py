@@ -89,6 +89,8 @@ class _Loader:
         self.files: list[str] = []
         self.top_sha256 = ""  # of the bytes read (the file is read once: it cannot change in between)
         self._libs: dict[Path, dict[str, BlockSpec]] = {}
+        self._with_graph: set[Path] = set()  # imported files that are whole specs, not only blocks
+        self._graph_imports: dict[Path, tuple[str, Location]] = {}  # file -> its first import of a whole spec
 
     # -- files -------------------------------------------------------------------------------
     def read(self, path: Path, shown: str, sink: ErrorSink) -> tuple[SMap, SpecFile | None] | None:
@@ -149,6 +151,12 @@ class _Loader:
                                    loc, where, f"import its blocks (imports: [{raw['extends']}]) and write a graph: "
                                                "of your own, or extend a spec"))
                 return None
+        if parent is None and not raw.get("graph") and me in self._graph_imports:
+            target, loc = self._graph_imports[me]
+            sink.add(SpecError(f"the graph is empty: '{target}' is imported for its blocks only, not its graph",
+                               loc, "imports", f"to build on that spec, use extends: {target} (and patch: to change "
+                                               "it), or write a graph: of your own"))
+            return None
         own_blocks = self.block_specs(raw, None)
         for name, b in own_blocks.items():
             if name in blocks:
@@ -305,6 +313,8 @@ class _Loader:
             except SpecError as e:
                 sink.add(e)
                 continue
+            if ipath in self._with_graph:
+                self._graph_imports.setdefault(me, (str(target), loc))
             for name, b in lib.items():
                 if name in blocks and blocks[name] is not b:
                     sink.add(SpecError(f"block '{name}' is defined in both {origin[name]} and {target}", loc, where,
@@ -319,6 +329,8 @@ class _Loader:
         raw, model = self.read(path, shown, sink)
         if model is None:
             return {}
+        if raw.get("graph"):
+            self._with_graph.add(path)
         blocks = self.import_blocks(raw, path, path, sink, chain)
         # A library's blocks keep that library's own defaults (lexical scope).
         blocks.update(self.block_specs(raw, dict(raw.get("defaults") or {})))

@@ -133,3 +133,15 @@ def test_extending_a_block_library_is_an_error_at_the_extends_line(tmp_path):
     e = one_error(path)
     assert "has no graph (a block library)" in e.message and "imports:" in e.hint
     assert_at(e, path, *pos(path, "archspec:lib"))
+
+
+def test_importing_a_whole_spec_without_a_graph_says_to_extend_it(tmp_path):
+    """The mirror mistake: `imports:` of a spec meant as `extends:` leaves the graph empty."""
+    path = write(tmp_path, "s.yaml", "archspec: 1\nname: c\nimports: [archspec:unet.yaml]\n")
+    e = one_error(path)
+    assert "is imported for its blocks only, not its graph" in e.message
+    assert "extends: archspec:unet.yaml" in e.hint
+    assert_at(e, path, *pos(path, "archspec:unet"))
+    with_graph = write(tmp_path, "t.yaml", "archspec: 1\nname: c\nimports: [archspec:unet.yaml]\n"
+                       "input: {x: [1, 3, 16, 16]}\ngraph:\n  - {op: act, fn: relu}\n")
+    assert len(load_resolve(with_graph).nodes) == 1  # importing a spec for its blocks stays allowed
